@@ -1,0 +1,1 @@
+"""Fact collectors: they gather, they never judge (rules/ does that)."""

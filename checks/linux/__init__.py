@@ -1,0 +1,1 @@
+"""The Linux guest collector: one POSIX sh probe, parsed into namespaced facts."""

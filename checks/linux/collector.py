@@ -1,0 +1,41 @@
+"""Runs probe.sh once over the transport and parses what comes back."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any, ClassVar
+
+from checks.base import CollectContext, Collector
+from checks.linux.parse import parse_probe
+from readiness.errors import TargetError
+
+#: How long parsed output excerpts may be in an error message.
+EXCERPT = 120
+
+
+def probe_script() -> str:
+    """The POSIX sh probe, as shipped inside the package."""
+    return resources.files("checks.linux").joinpath("probe.sh").read_text()
+
+
+class LinuxProbeCollector(Collector):
+    """The Linux guest facts: OS, kernel, network, storage, sshd, packages, agents."""
+
+    name = "linux"
+    namespaces: ClassVar[tuple[str, ...]] = (
+        "probe", "os", "host", "network", "boot", "storage", "sshd", "firewall", "packages", "software")
+    platforms = frozenset({"posix"})
+
+    def collect(self, ctx: CollectContext) -> dict[str, Any]:
+        result = ctx.transport.run_script(probe_script(), interpreter="sh")
+        try:
+            facts, gaps = parse_probe(result.stdout)
+        except ValueError as exc:
+            excerpt = " ".join(result.stdout.split())[:EXCERPT] or "(no output)"
+            err = " ".join(result.stderr.split())[:EXCERPT]
+            raise TargetError(f"garbage from the probe (exit {result.exit_status}): {exc}; "
+                              f"output starts {excerpt!r}{'; stderr ' + repr(err) if err else ''}") from None
+        ctx.gaps.update(gaps)
+        facts["probe"]["duration_s"] = round(result.duration_s, 3)
+        facts["probe"]["transport"] = ctx.transport.scheme
+        return facts

@@ -1,0 +1,22 @@
+"""Every collector, by name, loaded lazily (pyVmomi or pywinrm only when needed)."""
+
+from __future__ import annotations
+
+import importlib
+
+from checks.base import Collector
+
+COLLECTORS: dict[str, str] = {
+    "linux": "checks.linux.collector:LinuxProbeCollector",
+    "resources": "checks.resources:ResourcesCollector",
+    "connectivity": "checks.connectivity:ConnectivityCollector",
+}
+
+
+def load_collectors() -> list[Collector]:
+    """Instances of every registered collector, in registry order."""
+    collectors = []
+    for spec in COLLECTORS.values():
+        module_name, _, class_name = spec.partition(":")
+        collectors.append(getattr(importlib.import_module(module_name), class_name)())
+    return collectors

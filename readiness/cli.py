@@ -1,0 +1,334 @@
+"""The `readiness` command line.
+
+Verbs: `scan` (collect and judge), `evaluate` (re-judge saved facts, no
+network), `rules list|show|check|coverage`, and `facts` (dump what a scan
+collects).  Exit codes follow the report contract: 0 gate passed, 1 gate
+failed, 2 usage or input error (one line, no traceback), 3 nothing judged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+
+from readiness import __version__
+from readiness.catalog import default_catalog
+from readiness.engine import Waiver, judge_target
+from readiness.errors import ReadinessError, UsageError
+from readiness.facts import FactsWriter, TargetFacts, read_facts
+from readiness.report import build_report, target_entry
+from readiness.reporters import ReporterSpec, check_destinations, emit, parse_reporter
+from readiness.rulepack import Rule, default_rules, load_pack, load_rules
+from readiness.scan import now_iso, scan
+from readiness.settings import Endpoint, NetworkSettings, ScanSettings
+from readiness.targets import Target, parse_target
+
+EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 3
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"readiness: error: {message} (see '{self.prog} --help')\n")
+
+
+def _add_judging_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--role", action="append", default=[], metavar="ROLE",
+                        help="judge targets in this role (repeatable); default: detected from the OS")
+    parser.add_argument("--scenario", action="append", default=[], metavar="NAME",
+                        help="limit rules to this scenario (repeatable); default: all")
+    parser.add_argument("--reporter", nargs="+", action="extend", default=[], metavar="FORMAT[:PATH]",
+                        help="cli, json:PATH, junit:PATH, html:PATH (json:- for stdout); default: cli")
+    parser.add_argument("--fail-on", choices=["blocker", "warning"], default="blocker",
+                        help="gate: fail on a not-ready target (blocker, default) or also on warnings")
+    parser.add_argument("--fail-under", type=float, metavar="SCORE", help="gate: fail when a target scores below")
+    parser.add_argument("--show", choices=["failed", "all"], default="failed",
+                        help="console display only: failed/error/waived findings (default) or all")
+    parser.add_argument("--rules", action="append", default=[], type=Path, metavar="PACK.yaml",
+                        help="use these rule packs instead of the shipped ones (repeatable)")
+    parser.add_argument("--waivers", type=Path, metavar="FILE", help="YAML list of accepted findings")
+    parser.add_argument("--management-server", metavar="HOST",
+                        help="the management server protected machines must reach on 443 and 9443")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="readiness", description="Azure Site Recovery readiness validator.")
+    parser.add_argument("--version", action="version", version=f"readiness {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    scan_p = sub.add_parser("scan", help="collect facts from targets and judge them")
+    scan_p.add_argument("targets", nargs="*", metavar="TARGET", help="local:// (default), ssh://, winrm://, vcenter://")
+    _add_judging_options(scan_p)
+    scan_p.add_argument("--save-facts", type=Path, metavar="PATH", help="also write the collected facts here")
+    scan_p.add_argument("--workers", type=int, default=16, help="targets collected at once (default 16)")
+    scan_p.add_argument("--timeout", type=float, default=120.0, help="seconds a probe may run (default 120)")
+    scan_p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to connect (default 10)")
+    _add_network_options(scan_p)
+
+    eval_p = sub.add_parser("evaluate", help="judge saved facts again, with no network")
+    eval_p.add_argument("facts_file", type=Path, metavar="FACTS.json")
+    _add_judging_options(eval_p)
+
+    facts_p = sub.add_parser("facts", help="collect and print facts as JSON (nothing is judged)")
+    facts_p.add_argument("targets", nargs="*", metavar="TARGET")
+    facts_p.add_argument("--role", action="append", default=[], metavar="ROLE")
+    facts_p.add_argument("--timeout", type=float, default=120.0)
+    facts_p.add_argument("--connect-timeout", type=float, default=10.0)
+    _add_network_options(facts_p)
+
+    rules_p = sub.add_parser("rules", help="list, show or check rules")
+    rules_sub = rules_p.add_subparsers(dest="rules_command", required=True, parser_class=Parser)
+    list_p = rules_sub.add_parser("list", help="every rule with the requirements it covers")
+    list_p.add_argument("--rules", action="append", default=[], type=Path, metavar="PACK.yaml")
+    show_p = rules_sub.add_parser("show", help="one rule, by rule ID or requirement ID")
+    show_p.add_argument("id")
+    show_p.add_argument("--rules", action="append", default=[], type=Path, metavar="PACK.yaml")
+    check_p = rules_sub.add_parser("check", help="validate rule pack files")
+    check_p.add_argument("paths", nargs="+", type=Path, metavar="PACK.yaml")
+    cov_p = rules_sub.add_parser("coverage", help="which catalog requirements have rules")
+    cov_p.add_argument("--rules", action="append", default=[], type=Path, metavar="PACK.yaml")
+    return parser
+
+
+def _add_network_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("network checks")
+    group.add_argument("--endpoints", type=Path, metavar="FILE", help="endpoints file (format of the shipped one)")
+    group.add_argument("--proxy", metavar="URL", help="proxy for the network checks (default: the environment's)")
+    group.add_argument("--no-proxy", action="store_true", help="connect directly, ignoring proxy variables")
+    group.add_argument("--dns-server", metavar="IP[:PORT]", help="resolver for the DNS evidence (default: system)")
+    group.add_argument("--port-check-host", metavar="HOST", help="host that listens on every port checked")
+    group.add_argument("--time-url", metavar="URL", help="HTTPS URL whose Date header is the reference clock")
+    group.add_argument("--network-timeout", type=float, default=5.0, help="seconds per network step (default 5)")
+    group.add_argument("--ca-bundle", type=Path, metavar="PEM", help="CA bundle to verify TLS against")
+    group.add_argument("--insecure", action="store_true",
+                       help="do not verify TLS certificates of vCenter/WinRM (recorded in the report)")
+
+
+def load_network(args: argparse.Namespace) -> NetworkSettings:
+    """The shipped endpoints file, then --endpoints, then the flags."""
+    source = args.endpoints or resources.files("readiness.data").joinpath("endpoints.yaml")
+    try:
+        data = yaml.safe_load(source.read_text()) or {}
+        endpoints = [Endpoint(id=e["id"], url=e["url"], requirement=e["requirement"], pattern=e.get("pattern", ""))
+                     for e in data.get("endpoints", [])]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise UsageError(f"cannot read endpoints file {source}: {exc}") from None
+    catalog = default_catalog()
+    for endpoint in endpoints:
+        if endpoint.requirement not in catalog.requirements:
+            raise UsageError(f"endpoints file {source}: {endpoint.id} cites unknown requirement {endpoint.requirement}")
+    net = NetworkSettings(
+        endpoints=endpoints,
+        port_check_host=args.port_check_host or data.get("port_check_host", "portquiz.net"),
+        outbound_ports=list(data.get("outbound_ports", [443, 9443, 80])),
+        listener_ports=list(data.get("listener_ports", [443, 9443])),
+        time_url=args.time_url if args.time_url is not None else (data.get("time_url") or ""),
+        proxy="" if args.no_proxy else args.proxy,
+        dns_servers=[args.dns_server] if args.dns_server else [],
+        ca_bundle=str(args.ca_bundle) if args.ca_bundle else None,
+        timeout_s=args.network_timeout,
+    )
+    return net
+
+
+def load_waivers(path: Path | None) -> list[Waiver]:
+    """Waivers: id, justification (required), targets (glob), expires (YYYY-MM-DD)."""
+    if path is None:
+        return []
+    try:
+        data = yaml.safe_load(path.read_text()) or []
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"cannot read waivers file {path}: {exc}") from None
+    waivers = []
+    for index, entry in enumerate(data if isinstance(data, list) else [None]):
+        if not isinstance(entry, dict) or not entry.get("id") or not str(entry.get("justification", "")).strip():
+            raise UsageError(f"{path}: waiver #{index + 1} needs an id and a justification")
+        expires = entry.get("expires")
+        if expires is not None and not isinstance(expires, date):
+            try:
+                expires = date.fromisoformat(str(expires))
+            except ValueError:
+                raise UsageError(f"{path}: waiver #{index + 1} expires {expires!r} is not YYYY-MM-DD") from None
+        waivers.append(Waiver(id=str(entry["id"]), justification=str(entry["justification"]).strip(),
+                              targets=str(entry.get("targets", "*")), expires=expires))
+    return waivers
+
+
+def select_rules(paths: list[Path]) -> list[Rule]:
+    return load_rules(paths) if paths else list(default_rules())
+
+
+def check_vocabulary(roles: list[str], scenarios: list[str]) -> None:
+    catalog = default_catalog()
+    for role in roles:
+        if role not in catalog.roles:
+            raise UsageError(f"unknown role {role!r} (known: {', '.join(catalog.roles)})")
+    for scenario in scenarios:
+        if scenario not in catalog.scenarios:
+            raise UsageError(f"unknown scenario {scenario!r} (known: {', '.join(catalog.scenarios)})")
+
+
+def gate(report: dict[str, Any], fail_on: str, fail_under: float | None) -> int:
+    """The exit code the report earns."""
+    targets = report["targets"]
+    if targets and all(t["status"] == "unknown" for t in targets):
+        return EXIT_NOTHING
+    failing = {"not-ready"} | ({"ready-with-warnings"} if fail_on == "warning" else set())
+    if any(t["status"] in failing for t in targets):
+        return EXIT_GATE
+    if fail_under is not None and any(t["score"] is not None and t["score"] < fail_under for t in targets):
+        return EXIT_GATE
+    return EXIT_OK
+
+
+def judge_and_report(facts: Iterable[TargetFacts], args: argparse.Namespace, rules: list[Rule],
+                     notes: list[str], started: float, started_at: str) -> int:
+    """Judge each target as it arrives, render every reporter, return the exit code."""
+    specs: list[ReporterSpec] = args.reporter_specs
+    waivers = load_waivers(args.waivers)
+    entries = [target_entry(target, judge_target(target, rules, args.scenario, waivers, args.management_server))
+               for target in facts]
+    report = build_report(entries, started_at=started_at, duration_s=time.monotonic() - started,
+                          scenarios=args.scenario or sorted(default_catalog().scenarios), notes=notes,
+                          rules_count=len(rules))
+    emit(specs, report, {"show": args.show})
+    return gate(report, args.fail_on, args.fail_under)
+
+
+def _settings(args: argparse.Namespace) -> ScanSettings:
+    settings = ScanSettings(roles=args.role, scenarios=getattr(args, "scenario", []), network=load_network(args),
+                            connect_timeout_s=args.connect_timeout, command_timeout_s=args.timeout,
+                            ca_bundle=args.ca_bundle, insecure=args.insecure,
+                            management_server=getattr(args, "management_server", None))
+    if args.insecure:
+        settings.notes.append("TLS certificate verification was turned off (--insecure)")
+    return settings
+
+
+def _targets(texts: list[str]) -> list[Target]:
+    return [parse_target(t) for t in texts] or [parse_target("local://")]
+
+
+def _saving(facts: Iterator[TargetFacts], path: Path | None) -> Iterator[TargetFacts]:
+    """Pass facts through, streaming them to a facts file when asked."""
+    if path is None:
+        yield from facts
+        return
+    writer = FactsWriter(path)
+    try:
+        for target in facts:
+            writer.add(target)
+            yield target
+    finally:
+        writer.close()
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    started, started_at = time.monotonic(), now_iso()
+    check_vocabulary(args.role, args.scenario)
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    targets = _targets(args.targets)
+    rules = select_rules(args.rules)
+    settings = _settings(args)
+    args.reporter_specs = [parse_reporter(r) for r in args.reporter or ["cli"]]
+    check_destinations(args.reporter_specs)
+    load_waivers(args.waivers)
+    facts = _saving(scan(targets, settings, rules, workers=args.workers), args.save_facts)
+    return judge_and_report(facts, args, rules, settings.notes, started, started_at)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    started, started_at = time.monotonic(), now_iso()
+    check_vocabulary(args.role, args.scenario)
+    rules = select_rules(args.rules)
+    args.reporter_specs = [parse_reporter(r) for r in args.reporter or ["cli"]]
+    check_destinations(args.reporter_specs)
+    targets = list(read_facts(args.facts_file))
+    if not targets:
+        raise UsageError(f"{args.facts_file} holds no targets")
+    for target in targets:
+        if args.role:
+            target.roles = list(args.role)
+    notes = sorted({note for t in targets for note in t.notes})
+    return judge_and_report(targets, args, rules, notes, started, started_at)
+
+
+def cmd_facts(args: argparse.Namespace) -> int:
+    check_vocabulary(args.role, [])
+    settings = _settings(args)
+    targets = _targets(args.targets)
+    rules = list(default_rules())
+    collected = [t.to_json() for t in scan(targets, settings, rules)]
+    print(json.dumps({"schema_version": 1, "kind": "readiness-facts",
+                      "tool": {"name": "readiness", "version": __version__}, "targets": collected}, indent=2))
+    return EXIT_NOTHING if all(t["error"] for t in collected) else EXIT_OK
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    if args.rules_command == "check":
+        total = 0
+        for path in args.paths:
+            total += len(load_pack(path))
+        print(f"ok: {total} rule(s) in {len(args.paths)} file(s) are valid")
+        return EXIT_OK
+    rules = select_rules(args.rules)
+    catalog = default_catalog()
+    if args.rules_command == "show":
+        matches = [r for r in rules if r.id == args.id or args.id in r.requirements]
+        if not matches:
+            raise UsageError(f"no rule has ID or requirement {args.id!r} ('readiness rules list' lists them)")
+        for rule in matches:
+            print(yaml.safe_dump(rule.as_dict(), sort_keys=False, allow_unicode=True, width=110).rstrip())
+            print()
+        return EXIT_OK
+    covered = {req for rule in rules for req in rule.requirements}
+    if args.rules_command == "coverage":
+        for req in catalog.requirements.values():
+            mark = "covered" if req.id in covered else "-------"
+            print(f"{mark}  {req.id:<16} {req.severity:<8} {','.join(req.roles)}")
+        print(f"{len(covered)} of {len(catalog.requirements)} catalog requirements have rules")
+        return EXIT_OK
+    for rule in rules:
+        print(f"{rule.id:<6} {rule.severity:<8} {','.join(rule.requirements):<28} "
+              f"{','.join(rule.roles):<36} {rule.title}")
+    print(f"{len(rules)} rules covering {len(covered)} of {len(catalog.requirements)} catalog requirements")
+    return EXIT_OK
+
+
+COMMANDS = {"scan": cmd_scan, "evaluate": cmd_evaluate, "facts": cmd_facts, "rules": cmd_rules}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ReadinessError as exc:
+        print(f"readiness: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("readiness: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get("READINESS_DEBUG"):
+            raise
+        print(f"readiness: internal error: {type(exc).__name__}: {exc} (READINESS_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Facts documents: the plain-JSON contract between collection and judgement.
+
+A scan can save them (`--save-facts`) and `readiness evaluate` re-judges them
+with no network.  Nothing secret is ever put in them: transports keep
+passwords to themselves and collectors strip proxy credentials.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from readiness import __version__
+from readiness.errors import UsageError
+
+SCHEMA_VERSION = 1
+KIND = "readiness-facts"
+
+
+@dataclass
+class TargetFacts:
+    """Everything collected from one target, or why nothing could be."""
+
+    uri: str
+    name: str
+    scheme: str
+    roles: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    gaps: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    duration_s: float = 0.0
+    collected_at: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TargetFacts:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown target fields {sorted(unknown)}")
+        return cls(**data)
+
+
+class FactsWriter:
+    """Streams targets into a facts file, so memory does not grow with the estate."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._fh: IO[str] = path.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write facts file {path}: {exc.strerror}") from None
+        header = {"schema_version": SCHEMA_VERSION, "kind": KIND,
+                  "tool": {"name": "readiness", "version": __version__}}
+        self._fh.write(json.dumps(header)[:-1] + ', "targets": [\n')
+        self._first = True
+
+    def add(self, target: TargetFacts) -> None:
+        self._fh.write(("" if self._first else ",\n") + json.dumps(target.to_json(), sort_keys=True))
+        self._first = False
+
+    def close(self) -> None:
+        self._fh.write("\n]}\n")
+        self._fh.close()
+
+
+def write_facts(path: Path, targets: Iterable[TargetFacts]) -> None:
+    writer = FactsWriter(path)
+    for target in targets:
+        writer.add(target)
+    writer.close()
+
+
+def read_facts(path: Path) -> Iterator[TargetFacts]:
+    """Load a saved facts file; raise UsageError when it is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read facts file {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} is not a readiness facts file: invalid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise UsageError(f"{path} is not a readiness facts file (no \"kind\": \"{KIND}\")")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise UsageError(f"{path}: facts schema_version {data.get('schema_version')!r} is not supported "
+                         f"(this readiness reads {SCHEMA_VERSION})")
+    targets = data.get("targets")
+    if not isinstance(targets, list):
+        raise UsageError(f"{path}: \"targets\" must be a list")
+    for index, entry in enumerate(targets):
+        try:
+            yield TargetFacts.from_json(entry)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"{path}: target #{index + 1} is malformed: {exc}") from None

@@ -1,0 +1,211 @@
+"""Rule packs: YAML data in rules/, validated strictly when loaded.
+
+As in Prowler's check metadata, everything about a rule (severity, rationale,
+remediation, source) is data beside its judgement, and a malformed pack is
+refused at load time with the file and the rule named, never at scan time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from readiness.catalog import SEVERITIES, Catalog, default_catalog
+from readiness.errors import UsageError
+from readiness.expressions import compile_expression, relative_roots, root_paths
+from rules import PACK_DIR
+
+TEMPLATES = SandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
+TEMPLATES.filters["gb"] = lambda value: "?" if value is None else f"{value / 1024**3:.1f} GB"
+
+_STR_LIST = {"type": "array", "items": {"type": "string"}}
+PACK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["pack", "rules"],
+    "properties": {
+        "pack": {"type": "string"},
+        "description": {"type": "string"},
+        "rules": {"type": "array", "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["id", "requirements", "title", "rationale", "check", "message", "remediation"],
+            "properties": {
+                "id": {"type": "string", "pattern": "^R[A-Z]{1,2}[0-9]{3}$"},
+                "requirements": {**_STR_LIST, "minItems": 1},
+                "title": {"type": "string"},
+                "rationale": {"type": "string"},
+                "severity": {"enum": list(SEVERITIES)},
+                "roles": _STR_LIST,
+                "scenarios": _STR_LIST,
+                "when": {"type": "string"},
+                "check": {"type": "string"},
+                "evidence": {"type": "object", "additionalProperties": {"type": "string"}},
+                "params": {"type": "object"},
+                "message": {"type": "object", "additionalProperties": False, "required": ["pass", "fail"],
+                            "properties": {"pass": {"type": "string"}, "fail": {"type": "string"},
+                                           "not_applicable": {"type": "string"}}},
+                "remediation": {"type": "object", "additionalProperties": False, "required": ["text"],
+                                "properties": {"text": {"type": "string"}, "command": {"type": "string"},
+                                               "url": {"type": "string"}}},
+                "source": {"type": "string"},
+            },
+        }},
+    },
+}
+
+
+@dataclass
+class Rule:
+    """One loaded, validated rule."""
+
+    id: str
+    pack: str
+    requirements: list[str]
+    title: str
+    rationale: str
+    severity: str
+    roles: list[str]
+    scenarios: list[str]
+    check_text: str
+    when_text: str | None
+    evidence_text: dict[str, str]
+    params: dict[str, Any]
+    message: dict[str, str]
+    remediation: dict[str, str]
+    source: str
+    path: str
+    compiled: dict[str, Any] = field(default_factory=dict, repr=False)
+    templates: dict[str, Any] = field(default_factory=dict, repr=False)
+    fact_paths: set[str] = field(default_factory=set)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The rule as `rules show` prints it."""
+        return {
+            "id": self.id, "pack": self.pack, "requirements": self.requirements, "title": self.title,
+            "severity": self.severity, "roles": self.roles, "scenarios": self.scenarios,
+            "rationale": self.rationale, "when": self.when_text, "check": self.check_text,
+            "evidence": self.evidence_text, "params": self.params, "remediation": self.remediation,
+            "source": self.source, "file": self.path,
+        }
+
+
+@lru_cache(maxsize=1)
+def known_facts() -> dict[str, set[str]]:
+    """namespace -> keys from checks/facts.yaml ("*" admits any key)."""
+    data = yaml.safe_load(resources.files("checks").joinpath("facts.yaml").read_text())
+    return {ns: set(keys or {}) for ns, keys in data.items()}
+
+
+def check_fact_path(path: str) -> str | None:
+    """Why a fact path is unknown, or None when it is in the contract."""
+    namespace, _, rest = path.partition(".")
+    facts = known_facts()
+    if namespace not in facts:
+        return f"unknown fact namespace {namespace!r}"
+    key = rest.split(".")[0]
+    if key and "*" not in facts[namespace] and key not in facts[namespace]:
+        return f"unknown fact {namespace}.{key}"
+    return None
+
+
+def _build_rule(raw: dict[str, Any], pack: str, path: str, catalog: Catalog) -> Rule:
+    where = f"{path}: rule {raw['id']}"
+    for req_id in raw["requirements"]:
+        if req_id not in catalog.requirements:
+            raise UsageError(f"{where}: unknown requirement ID {req_id!r} (not in the catalog)")
+    reqs = [catalog.get(r) for r in raw["requirements"]]
+    roles = raw.get("roles") or sorted({role for r in reqs for role in r.roles})
+    scenarios = raw.get("scenarios") or sorted({s for r in reqs for s in r.scenarios})
+    for role in roles:
+        if role not in catalog.roles:
+            raise UsageError(f"{where}: unknown role {role!r}")
+    for scenario in scenarios:
+        if scenario not in catalog.scenarios:
+            raise UsageError(f"{where}: unknown scenario {scenario!r}")
+    rule = Rule(
+        id=raw["id"], pack=pack, requirements=list(raw["requirements"]), title=raw["title"].strip(),
+        rationale=" ".join(raw["rationale"].split()), severity=raw.get("severity") or reqs[0].severity,
+        roles=list(roles), scenarios=list(scenarios), check_text=raw["check"].strip(),
+        when_text=(raw.get("when") or "").strip() or None, evidence_text=dict(raw.get("evidence") or {}),
+        params=dict(raw.get("params") or {}), message=dict(raw["message"]),
+        remediation={k: " ".join(v.split()) if k == "text" else v.strip() for k, v in raw["remediation"].items()},
+        source=raw.get("source") or "; ".join(r.source for r in reqs), path=path,
+    )
+    expressions = {"check": rule.check_text, **{f"evidence.{k}": v for k, v in rule.evidence_text.items()}}
+    if rule.when_text:
+        expressions["when"] = rule.when_text
+    for name, text in expressions.items():
+        try:
+            compiled = compile_expression(text)
+        except ValueError as exc:
+            raise UsageError(f"{where}: {name} is not a valid JMESPath expression: {exc}") from None
+        if {"params", "target"} & relative_roots(compiled):
+            raise UsageError(f"{where}: {name} reads params/target inside a filter or projection, where JMESPath "
+                             "sees only the current item; use where_in/where_not_in/where_gt instead")
+        for fact in root_paths(compiled):
+            problem = check_fact_path(fact)
+            if problem:
+                raise UsageError(f"{where}: {name} reads {fact!r}: {problem} (see checks/facts.yaml)")
+            if fact.startswith("params.") and fact.split(".")[1] not in rule.params:
+                raise UsageError(f"{where}: {name} reads {fact!r} but the rule has no such param")
+            rule.fact_paths.add(fact)
+        rule.compiled[name] = compiled
+    for name, text in rule.message.items():
+        try:
+            rule.templates[name] = TEMPLATES.from_string(text.strip())
+        except TemplateSyntaxError as exc:
+            raise UsageError(f"{where}: message.{name} is not a valid template: {exc.message}") from None
+    return rule
+
+
+def load_pack(path: Path, catalog: Catalog | None = None) -> list[Rule]:
+    """Load and validate one rule pack file."""
+    catalog = catalog or default_catalog()
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise UsageError(f"cannot read rule file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise UsageError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    try:
+        jsonschema.validate(data, PACK_SCHEMA)
+    except jsonschema.ValidationError as exc:
+        location = "/".join(str(p) for p in exc.absolute_path)
+        rule_hint = ""
+        if len(exc.absolute_path) >= 2 and exc.absolute_path[0] == "rules":
+            rule_id = (data["rules"][exc.absolute_path[1]] or {}).get("id", f"#{exc.absolute_path[1] + 1}")
+            rule_hint = f" rule {rule_id}"
+        raise UsageError(f"{path}:{rule_hint} invalid at {location or 'top level'}: {exc.message}") from None
+    return [_build_rule(raw, data["pack"], str(path), catalog) for raw in data["rules"]]
+
+
+def load_rules(paths: list[Path] | None = None, catalog: Catalog | None = None) -> list[Rule]:
+    """All rules of the given pack files (default: every pack shipped in rules/)."""
+    files = paths if paths else sorted(PACK_DIR.glob("*.yaml"))
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for file in files:
+        if file.name == "requirements.yaml":
+            continue
+        for rule in load_pack(file, catalog):
+            if rule.id in seen:
+                raise UsageError(f"{file}: rule ID {rule.id} is already used in {seen[rule.id]}")
+            seen[rule.id] = str(file)
+            rules.append(rule)
+    return rules
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> tuple[Rule, ...]:
+    return tuple(load_rules())
