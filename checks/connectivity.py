@@ -10,6 +10,7 @@ Proxy credentials are stripped before anything is recorded.
 from __future__ import annotations
 
 import email.utils
+import http.client
 import ipaddress
 import socket
 import ssl
@@ -97,16 +98,66 @@ def tunnel(proxy: str, host: str, port: int, timeout: float) -> dict[str, Any]:
         return {"ok": False, "ms": _ms(start), "error": _error(exc), "via_proxy": True}
 
 
-def tls_handshake(host: str, port: int, net: NetworkSettings) -> dict[str, Any]:
-    """A verified TLS handshake (system CAs, or the configured bundle)."""
-    context = ssl.create_default_context(cafile=net.ca_bundle) if net.ca_bundle else ssl.create_default_context()
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to the address our own DNS lookup returned, with SNI and Host still the name.
+
+    This keeps the DNS evidence and the connection consistent (and lets tests
+    point the resolver at their own DNS server).
+    """
+
+    def __init__(self, host: str, port: int, address: str, context: ssl.SSLContext, timeout: float) -> None:
+        super().__init__(host, port, context=context, timeout=timeout)
+        self._address = address
+        self._tls_context = context
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._tls_context.wrap_socket(raw, server_hostname=self.host)
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Plain HTTP to a resolved address."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+def direct_get(url: str, address: str, net: NetworkSettings) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """TLS handshake (verified) and one GET over the same connection, to a resolved address."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    tls: dict[str, Any] | None = None
+    start = time.monotonic()
+    if parts.scheme == "https":
+        context = ssl.create_default_context(cafile=net.ca_bundle) if net.ca_bundle else ssl.create_default_context()
+        conn: http.client.HTTPConnection = _PinnedHTTPSConnection(host, port, address, context, net.timeout_s)
+        try:
+            conn.connect()
+        except (OSError, ssl.SSLError) as exc:
+            tls = {"ok": False, "ms": _ms(start), "version": None, "error": _error(exc)}
+            return tls, {"status": None, "ms": 0.0, "error": "not attempted: TLS failed", "date": None,
+                         "epoch": None, "tls_error": isinstance(exc, ssl.SSLError)}
+        tls = {"ok": True, "ms": _ms(start), "version": conn.sock.version(), "error": None}  # type: ignore[union-attr]
+    else:
+        conn = _PinnedHTTPConnection(host, port, address, net.timeout_s)
     start = time.monotonic()
     try:
-        with socket.create_connection((host, port), timeout=net.timeout_s) as raw, \
-                context.wrap_socket(raw, server_hostname=host) as tls:
-            return {"ok": True, "ms": _ms(start), "version": tls.version(), "error": None}
-    except (OSError, ssl.SSLError) as exc:
-        return {"ok": False, "ms": _ms(start), "version": None, "error": _error(exc)}
+        conn.request("GET", path, headers={"User-Agent": "readiness"})
+        response = conn.getresponse()
+        http = {"status": response.status, "ms": _ms(start), "error": None, "date": response.getheader("Date"),
+                "epoch": time.time(), "tls_error": False}
+    except (OSError, http.client.HTTPException) as exc:
+        http = {"status": None, "ms": _ms(start), "error": _error(exc), "date": None, "epoch": None,
+                "tls_error": False}
+    finally:
+        conn.close()
+    return tls, http
 
 
 def http_get(url: str, proxy: str | None, net: NetworkSettings) -> dict[str, Any]:
@@ -122,9 +173,11 @@ def http_get(url: str, proxy: str | None, net: NetworkSettings) -> dict[str, Any
         return {"status": response.status_code, "ms": _ms(start), "error": None,
                 "date": response.headers.get("Date"), "epoch": time.time(), "tls_error": False}
     except requests.exceptions.SSLError as exc:
-        return {"status": None, "ms": _ms(start), "error": _error(exc), "date": None, "tls_error": True}
+        return {"status": None, "ms": _ms(start), "error": _error(exc), "date": None, "epoch": None,
+                "tls_error": True}
     except requests.RequestException as exc:
-        return {"status": None, "ms": _ms(start), "error": _error(exc), "date": None, "tls_error": False}
+        return {"status": None, "ms": _ms(start), "error": _error(exc), "date": None, "epoch": None,
+                "tls_error": False}
 
 
 def check_endpoint(endpoint: Endpoint, net: NetworkSettings) -> dict[str, Any]:
@@ -135,22 +188,24 @@ def check_endpoint(endpoint: Endpoint, net: NetworkSettings) -> dict[str, Any]:
     proxy, proxy_source = resolve_proxy(net, endpoint.url)
     result: dict[str, Any] = {"id": endpoint.id, "requirement": endpoint.requirement, "url": endpoint.url,
                               "pattern": endpoint.pattern, "host": host, "port": port,
-                              "proxy": redact_url(proxy) if proxy else None, "proxy_source": proxy_source}
+                              "proxy": redact_url(proxy) if proxy else None, "proxy_source": proxy_source,
+                              "tls": None}
     result["dns"] = lookup(host, net)
+    not_attempted = {"status": None, "ms": 0.0, "error": "not attempted: no TCP connection", "date": None,
+                     "epoch": None, "tls_error": False}
     if proxy:
         result["tcp"] = tunnel(proxy, host, port, net.timeout_s)
-        result["tls"] = None
+        result["http"] = http_get(endpoint.url, proxy, net) if result["tcp"]["ok"] else not_attempted
     elif result["dns"]["ok"]:
-        result["tcp"] = tcp_connect(host, port, net.timeout_s)
-        result["tls"] = tls_handshake(host, port, net) if parts.scheme == "https" and result["tcp"]["ok"] else None
+        address = result["dns"]["addresses"][0]
+        result["tcp"] = tcp_connect(address, port, net.timeout_s)
+        if result["tcp"]["ok"]:
+            result["tls"], result["http"] = direct_get(endpoint.url, address, net)
+        else:
+            result["http"] = not_attempted
     else:
         result["tcp"] = {"ok": False, "ms": 0.0, "error": "not attempted: no DNS answer"}
-        result["tls"] = None
-    if result["tcp"]["ok"]:
-        result["http"] = http_get(endpoint.url, proxy, net)
-    else:
-        result["http"] = {"status": None, "ms": 0.0, "error": "not attempted: no TCP connection", "date": None,
-                          "tls_error": False}
+        result["http"] = not_attempted
     result["reachable"] = result["http"]["status"] is not None
     return result
 
@@ -168,9 +223,10 @@ def clock_skew(endpoints: list[dict[str, Any]], net: NetworkSettings) -> dict[st
     The local time is taken when the answer arrived, so slow endpoints do not count as skew.
     """
     if net.time_url:
-        proxy, _ = resolve_proxy(net, net.time_url)
-        answer = http_get(net.time_url, proxy, net)
-        source, error = net.time_url, answer["error"]
+        probe = check_endpoint(Endpoint(id="time", url=net.time_url, requirement="MS-TIME-001"), net)
+        answer = probe["http"]
+        source = net.time_url
+        error = answer["error"] or probe["tcp"]["error"] or probe["dns"]["error"]
     else:
         dated = [e for e in endpoints if e["http"].get("date")]
         answer = dated[0]["http"] if dated else {}
@@ -184,6 +240,10 @@ def clock_skew(endpoints: list[dict[str, Any]], net: NetworkSettings) -> dict[st
     except (TypeError, ValueError) as exc:
         return {"reference": source, "skew_s": None, "error": f"unreadable Date header {date!r}: {exc}"}
     return {"reference": source, "skew_s": round(epoch - reference, 1), "error": None, "date": date}
+
+
+#: Ports every protected machine must reach on the management server (MS-LAN-001).
+MANAGEMENT_PORTS = (443, 9443)
 
 
 class ConnectivityCollector(Collector):
@@ -210,3 +270,26 @@ class ConnectivityCollector(Collector):
             "outbound_ports": ports,
             "clock": clock_skew(endpoints, net),
         }}
+
+
+class LanCollector(Collector):
+    """MS-LAN-001 evidence: this machine reaches the management server on 443 and 9443."""
+
+    name = "lan"
+    namespaces: ClassVar[tuple[str, ...]] = ("lan",)
+    platforms = frozenset({"posix", "windows"})
+    local_only = True
+
+    def collect(self, ctx: CollectContext) -> dict[str, Any]:
+        host = ctx.settings.management_server
+        if not host:
+            return {"lan": {"management_server": None, "ports": []}}
+        net = ctx.settings.network
+        with ThreadPoolExecutor(max_workers=len(MANAGEMENT_PORTS)) as pool:
+            checks = list(pool.map(lambda port: tcp_connect_checked(host, port, net), MANAGEMENT_PORTS))
+        return {"lan": {"management_server": host, "ports": checks}}
+
+
+def tcp_connect_checked(host: str, port: int, net: NetworkSettings) -> dict[str, Any]:
+    """A direct TCP connection (the LAN path, never through a proxy)."""
+    return {"host": host, "port": port, **tcp_connect(host, port, net.timeout_s)}

@@ -10,6 +10,7 @@ COLLECTORS: dict[str, str] = {
     "linux": "checks.linux.collector:LinuxProbeCollector",
     "resources": "checks.resources:ResourcesCollector",
     "connectivity": "checks.connectivity:ConnectivityCollector",
+    "lan": "checks.connectivity:LanCollector",
 }
 
 

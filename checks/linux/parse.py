@@ -180,9 +180,11 @@ def parse_network(out: ProbeOutput, hostname: str | None) -> dict[str, Any]:
         path, _, assignments = line.partition("\t")
         values = parse_os_release(assignments.replace(" ", "\n"))
         ifcfg.append({"file": path, "device": values.get("DEVICE") or path.rsplit("ifcfg-", 1)[-1],
-                      "bootproto": (values.get("BOOTPROTO") or "").lower() or None})
+                      "bootproto": (values.get("BOOTPROTO") or "").lower() or None,
+                      "onboot": (values.get("ONBOOT") or "").lower() or None})
     for match in re.finditer(r"^\s*iface\s+(\S+)\s+inet6?\s+(\S+)", out.file("/etc/network/interfaces") or "", re.M):
-        ifcfg.append({"file": "/etc/network/interfaces", "device": match.group(1), "bootproto": match.group(2)})
+        ifcfg.append({"file": "/etc/network/interfaces", "device": match.group(1), "bootproto": match.group(2),
+                      "onboot": None})
     return {
         "interfaces": interfaces,
         "ipv4_addresses": ipv4,
@@ -236,7 +238,8 @@ def parse_storage(out: ProbeOutput, gaps: Gaps) -> dict[str, Any]:
         fields = line.split()
         if len(fields) >= 3:
             decode = lambda s: re.sub(r"\\(\d{3})", lambda m: chr(int(m.group(1), 8)), s)  # noqa: E731
-            mounts.append({"device": decode(fields[0]), "mountpoint": decode(fields[1]), "fstype": fields[2]})
+            mounts.append({"device": decode(fields[0]), "mountpoint": decode(fields[1]), "fstype": fields[2],
+                           "options": fields[3].split(",") if len(fields) > 3 else []})
     if out.file("/proc/mounts") is None:
         gaps.note("storage.mounts", "/proc/mounts was not readable")
     block_mounts = [m for m in mounts if m["device"].startswith("/dev/") and not m["device"].startswith(PSEUDO_DEVICES)]
@@ -491,6 +494,15 @@ def parse_software(out: ProbeOutput, packages: dict[str, Any], processes: list[s
     }
 
 
+def parse_locale(out: ProbeOutput) -> str | None:
+    """The system LANG from /etc/sysconfig/i18n (EL6), /etc/locale.conf (systemd) or /etc/default/locale."""
+    for path in ("/etc/locale.conf", "/etc/sysconfig/i18n", "/etc/default/locale"):
+        lang = parse_os_release(out.file(path) or "").get("LANG")
+        if lang:
+            return lang
+    return None
+
+
 def parse_probe(raw: str) -> tuple[dict[str, Any], dict[str, str]]:
     """Raw probe output -> (facts by namespace, gaps). Raises ValueError on garbage."""
     out = split_sections(raw)
@@ -512,7 +524,8 @@ def parse_probe(raw: str) -> tuple[dict[str, Any], dict[str, str]]:
                   "epoch": int(meta["epoch"]) if meta.get("epoch", "").isdigit() else None,
                   "missing_tools": sorted(out.missing)},
         "os": parse_os(out, gaps),
-        "host": {"hostname": hostname, "short_name": hostname.split(".")[0] if hostname else None},
+        "host": {"hostname": hostname, "short_name": hostname.split(".")[0] if hostname else None,
+                 "locale": parse_locale(out)},
         "network": parse_network(out, hostname),
         "boot": {"firmware": (out.cmd("firmware") or "").strip() or None},
         "storage": parse_storage(out, gaps),

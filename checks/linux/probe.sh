@@ -162,7 +162,8 @@ end
 begin ifcfg
 for _f in /etc/sysconfig/network-scripts/ifcfg-* /etc/sysconfig/network/ifcfg-*; do
   [ -f "$_f" ] || continue
-  printf '%s\t%s\n' "$_f" "$(grep -E '^(DEVICE|BOOTPROTO|IPADDR)=' "$_f" 2>/dev/null | tr '\n' ' ')"
+  printf '%s\t%s\n' "$_f" "$(grep -E '^(DEVICE|BOOTPROTO|IPADDR|ONBOOT)=' "$_f" 2>/dev/null | tr '\n' ' ')"
 done
 end
 file /etc/network/interfaces
+file /etc/sysconfig/i18n /etc/locale.conf /etc/default/locale
