@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from readiness.errors import UsageError
+from readiness.util import load_yaml
 from rules import CATALOG_PATH
 
 SEVERITIES = ("blocker", "warning", "info")
@@ -48,7 +49,7 @@ class Catalog:
 def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
     """Read and check a catalog file."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"cannot read requirements catalog {path}: {exc}") from None
     requirements: dict[str, Requirement] = {}

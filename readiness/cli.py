@@ -32,6 +32,7 @@ from readiness.rulepack import Rule, default_rules, load_pack, load_rules
 from readiness.scan import now_iso, scan
 from readiness.settings import Endpoint, NetworkSettings, ScanSettings
 from readiness.targets import Target, parse_target
+from readiness.util import load_yaml
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 3
 
@@ -119,7 +120,7 @@ def load_network(args: argparse.Namespace) -> NetworkSettings:
     """The shipped endpoints file, then --endpoints, then the flags."""
     source = args.endpoints or resources.files("readiness.data").joinpath("endpoints.yaml")
     try:
-        data = yaml.safe_load(source.read_text()) or {}
+        data = load_yaml(source.read_text()) or {}
         endpoints = [Endpoint(id=e["id"], url=e["url"], requirement=e["requirement"], pattern=e.get("pattern", ""))
                      for e in data.get("endpoints", [])]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
@@ -147,7 +148,7 @@ def load_waivers(path: Path | None) -> list[Waiver]:
     if path is None:
         return []
     try:
-        data = yaml.safe_load(path.read_text()) or []
+        data = load_yaml(path.read_text()) or []
     except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"cannot read waivers file {path}: {exc}") from None
     waivers = []

@@ -109,7 +109,7 @@ def judge_rule(rule: Rule, target: TargetFacts, document: dict[str, Any]) -> Fin
                 return finding
             if not applicable:
                 finding.status = "not-applicable"
-                template = rule.templates.get("not_applicable")
+                template = rule.template("not_applicable")
                 finding.message = template.render(**data, ev=finding.evidence) if template else "does not apply"
                 return finding
         result = evaluate(rule.compiled["check"], data)
@@ -118,7 +118,7 @@ def judge_rule(rule: Rule, target: TargetFacts, document: dict[str, Any]) -> Fin
                                "(a fact it needs is null or missing)")
             return finding
         finding.status = "pass" if result else "fail"
-        finding.message = " ".join(rule.templates[finding.status].render(**data, ev=finding.evidence).split())
+        finding.message = " ".join(rule.template(finding.status).render(**data, ev=finding.evidence).split())
     except Exception as exc:  # a rule that raises is an error finding, never a crash
         finding.status = "error"
         finding.message = f"rule raised {type(exc).__name__}: {exc}"

@@ -21,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from readiness.catalog import SEVERITIES, Catalog, default_catalog
 from readiness.errors import UsageError
 from readiness.expressions import compile_expression, relative_roots, root_paths
+from readiness.util import load_yaml
 from rules import PACK_DIR
 
 TEMPLATES = SandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
@@ -63,6 +64,9 @@ PACK_SCHEMA: dict[str, Any] = {
 }
 
 
+PACK_VALIDATOR = jsonschema.Draft202012Validator(PACK_SCHEMA)
+
+
 @dataclass
 class Rule:
     """One loaded, validated rule."""
@@ -87,6 +91,13 @@ class Rule:
     templates: dict[str, Any] = field(default_factory=dict, repr=False)
     fact_paths: set[str] = field(default_factory=set)
 
+    def template(self, name: str) -> Any:
+        """The compiled message template, or None when the rule has no such message."""
+        if name not in self.templates:
+            text = self.message.get(name)
+            self.templates[name] = TEMPLATES.from_string(text.strip()) if text is not None else None
+        return self.templates[name]
+
     def as_dict(self) -> dict[str, Any]:
         """The rule as `rules show` prints it."""
         return {
@@ -101,7 +112,7 @@ class Rule:
 @lru_cache(maxsize=1)
 def known_facts() -> dict[str, set[str]]:
     """namespace -> keys from checks/facts.yaml ("*" admits any key)."""
-    data = yaml.safe_load(resources.files("checks").joinpath("facts.yaml").read_text())
+    data = load_yaml(resources.files("checks").joinpath("facts.yaml").read_text())
     return {ns: set(keys or {}) for ns, keys in data.items()}
 
 
@@ -161,7 +172,7 @@ def _build_rule(raw: dict[str, Any], pack: str, path: str, catalog: Catalog) -> 
         rule.compiled[name] = compiled
     for name, text in rule.message.items():
         try:
-            rule.templates[name] = TEMPLATES.from_string(text.strip())
+            TEMPLATES.parse(text.strip())  # syntax now; compiled on first use (most never render)
         except TemplateSyntaxError as exc:
             raise UsageError(f"{where}: message.{name} is not a valid template: {exc.message}") from None
     return rule
@@ -171,7 +182,7 @@ def load_pack(path: Path, catalog: Catalog | None = None) -> list[Rule]:
     """Load and validate one rule pack file."""
     catalog = catalog or default_catalog()
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except OSError as exc:
         raise UsageError(f"cannot read rule file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -179,7 +190,7 @@ def load_pack(path: Path, catalog: Catalog | None = None) -> list[Rule]:
         line = f" line {mark.line + 1}" if mark else ""
         raise UsageError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     try:
-        jsonschema.validate(data, PACK_SCHEMA)
+        PACK_VALIDATOR.validate(data)
     except jsonschema.ValidationError as exc:
         location = "/".join(str(p) for p in exc.absolute_path)
         rule_hint = ""

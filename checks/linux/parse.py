@@ -13,8 +13,6 @@ import re
 import shlex
 from typing import Any
 
-from paramiko.config import SSHConfig
-
 from checks.linux.sections import ProbeOutput, split_sections
 
 PSEUDO_DEVICES = ("/dev/loop", "/dev/sr", "/dev/fd", "/dev/ram", "/dev/zram")
@@ -356,6 +354,8 @@ def sshd_config_values(text: str) -> dict[str, str]:
         if re.match(r"^\s*match\s", line, re.I):
             break
         lines.append(line)
+    from paramiko.config import SSHConfig  # lazy: paramiko costs ~130 ms to import, needed only here
+
     config = SSHConfig.from_text("\n".join(lines))
     return {k: (" ".join(v) if isinstance(v, list) else str(v)) for k, v in config.lookup("*").items()
             if k != "hostname"}
