@@ -9,6 +9,7 @@ Proxy credentials are stripped before anything is recorded.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import http.client
 import ipaddress
@@ -17,7 +18,7 @@ import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import dns.exception
 import dns.resolver
@@ -86,10 +87,14 @@ def tcp_connect(host: str, port: int, timeout: float) -> dict[str, Any]:
 def tunnel(proxy: str, host: str, port: int, timeout: float) -> dict[str, Any]:
     """Ask an HTTP proxy to CONNECT to host:port; its status line is the evidence."""
     parts = urlsplit(proxy)
+    auth = ""
+    if parts.username is not None:
+        token = base64.b64encode(f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()).decode()
+        auth = f"Proxy-Authorization: Basic {token}\r\n"
     start = time.monotonic()
     try:
         with socket.create_connection((parts.hostname or "", parts.port or 8080), timeout=timeout) as sock:
-            sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}\r\n".encode())
             status = sock.recv(1024).split(b"\r\n", 1)[0].decode("latin-1")
         ok = len(status.split()) > 1 and status.split()[1] == "200"
         return {"ok": ok, "ms": _ms(start), "error": None if ok else f"proxy answered {status!r}",

@@ -108,3 +108,32 @@ def dnsmasq(records: dict[str, str], workdir: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+@contextmanager
+def tinyproxy(workdir: Path, *, user: str, password: str, deny: list[str]) -> Iterator[str]:
+    """tinyproxy from Debian on 127.0.0.1, with Basic auth and a deny filter; yields its URL with credentials."""
+    port = free_port()
+    filters = workdir / "tinyproxy.filter"
+    filters.write_text("".join(f"{pattern}\n" for pattern in deny))
+    config = workdir / "tinyproxy.conf"
+    config.write_text(
+        f"Port {port}\nListen 127.0.0.1\nTimeout 10\nAllow 127.0.0.1\nMaxClients 20\nLogLevel Critical\n"
+        f"PidFile \"{workdir / 'tinyproxy.pid'}\"\nBasicAuth {user} {password}\n"
+        f"Filter \"{filters}\"\nFilterDefaultDeny No\nFilterExtended On\n")
+    binary = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
+    proc = subprocess.Popen([binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"tinyproxy exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://{user}:{password}@127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from readiness.cli import main
-from tests.netpeers import closed_port, dnsmasq, https_server, tcp_listener
+from tests.netpeers import closed_port, dnsmasq, https_server, tcp_listener, tinyproxy
 from tests.pki import TestCA
 
 PORT_HOST = "127.0.0.2"  # a loopback address of its own, so 443/9443/80 can be really open or closed
@@ -122,3 +122,29 @@ def test_management_server_reachability(peers: dict[str, Any], tmp_path: Path) -
         main(["scan", "--role", "protected-linux", "--management-server", host, "--reporter", f"json:{report}"])
     finding = {f["rule_id"]: f for f in json.loads(report.read_text())["targets"][0]["findings"]}["RN010"]
     assert finding["status"] == "pass", finding
+
+
+def test_through_an_authenticating_proxy(peers: dict[str, Any], tmp_path: Path) -> None:
+    """tinyproxy with Basic auth passes one endpoint and filters the other; the password is never recorded."""
+    issued = peers["ca"].issue("127.0.0.1", "127.0.0.4")
+    with https_server(issued) as open_port, https_server(issued, host="127.0.0.4") as blocked_port, \
+            tinyproxy(tmp_path, user="scanner", password="pr0xy-s3cret", deny=[r"^127\.0\.0\.4$"]) as proxy:
+        path = endpoints_file(peers, "proxied", [
+            {"id": "srs", "requirement": "MS-URL-001", "pattern": "*.x", "url": f"https://127.0.0.1:{open_port}/"},
+            {"id": "acs", "requirement": "MS-URL-001", "pattern": "*.y", "url": f"https://127.0.0.4:{blocked_port}/"},
+        ], time_url="")
+        report = tmp_path / "proxy.json"
+        main(["scan", "--role", "management-server", "--endpoints", str(path), "--proxy", proxy,
+              "--ca-bundle", str(peers["ca"].bundle), "--network-timeout", "3", "--save-facts",
+              str(tmp_path / "facts.json"), "--reporter", f"json:{report}"])
+    text = report.read_text() + (tmp_path / "facts.json").read_text()
+    assert "pr0xy-s3cret" not in text and "scanner" not in text
+    findings = {f["rule_id"]: f for f in json.loads(report.read_text())["targets"][0]["findings"]}
+    assert findings["RN009"]["status"] == "fail"
+    assert findings["RN009"]["evidence"]["blocked"] == ["127.0.0.4"]
+    assert "http://***@127.0.0.1:" in findings["RN009"]["message"]
+    unreachable = findings["RN001"]["evidence"]["unreachable"]
+    assert [e["host"] for e in unreachable] == ["127.0.0.4"]
+    assert "proxy answered" in unreachable[0]["tcp_error"]
+    # The clock came from the endpoint that answered through the proxy.
+    assert findings["RN008"]["status"] == "pass"
