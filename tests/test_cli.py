@@ -191,8 +191,8 @@ def test_rules_list_covers_every_linux_requirement() -> None:
     from rules import CATALOG_PATH
     catalog = yaml.safe_load(CATALOG_PATH.read_text())["requirements"]
     wanted = {r["id"] for r in catalog if r["id"].startswith(("LNX-", "MT-LNX-"))}
-    # Not judged yet (README says so): SCSI IDs in the guest, an installed Mobility service, estate-level MT checks.
-    wanted -= {"LNX-UUID-001", "LNX-MOB-001", "MT-LNX-006", "MT-LNX-007"}
+    # Not judged yet (README says so): an installed Mobility service, estate-level MT checks.
+    wanted -= {"LNX-MOB-001", "MT-LNX-006", "MT-LNX-007"}
     listed = set(proc.stdout.split())
     missing = {w for w in wanted if not any(w in token.split(",") for token in listed)}
     assert not missing, missing

@@ -119,7 +119,14 @@ def parse_os(out: ProbeOutput, gaps: Gaps) -> dict[str, Any]:
                          major=int(nums[0]) if nums else None, minor=int(nums[1]) if len(nums) > 1 else 0)
         else:
             gaps.note("os.distribution", "no release file (/etc/os-release, /etc/*-release) was readable")
-    if facts["major"] is not None:
+    if facts["release_file"] == "/etc/os-release" and os_release.get("VERSION_ID"):
+        facts["version"] = os_release["VERSION_ID"]  # as the vendor writes it: "14.04", "12.3"
+        if facts["distribution"] == "debian" and out.file("/etc/debian_version"):
+            point = (out.file("/etc/debian_version") or "").strip()
+            facts["version"] = point if re.fullmatch(r"\d+(\.\d+)*", point) else facts["version"]
+            nums = re.findall(r"\d+", facts["version"])
+            facts["minor"] = int(nums[1]) if len(nums) > 1 else 0
+    elif facts["major"] is not None:
         facts["version"] = f"{facts['major']}.{facts['minor'] or 0}"
     if kernel:
         facts["kernel_flavor"] = kernel_flavor(kernel, facts["distribution"] or "")
@@ -222,6 +229,11 @@ def _controller(name: str) -> str:
 
 def parse_storage(out: ProbeOutput, gaps: Gaps) -> dict[str, Any]:
     """Disks, mounts, swap, LVM, multipath and any other volume manager."""
+    unique_ids: dict[str, list[str]] = {}
+    for line in _lines(out.cmd("disk_ids")):
+        link, _, device = line.partition("\t")
+        if link.startswith(("scsi-", "wwn-")) and "-part" not in link:
+            unique_ids.setdefault(device.rsplit("/", 1)[-1], []).append(link)
     disks = []
     for line in _lines(out.cmd("block_devices")):
         name, size, path, vendor, model = (line.split("\t") + [""] * 5)[:5]
@@ -230,7 +242,8 @@ def parse_storage(out: ProbeOutput, gaps: Gaps) -> dict[str, Any]:
         size_bytes = int(size) * 512 if size.strip().isdigit() else None
         disks.append({"name": name.replace("!", "/"), "size_bytes": size_bytes,
                       "size_gb": round(size_bytes / 1024**3, 1) if size_bytes is not None else None,
-                      "controller": _controller(name), "vendor": vendor.strip(), "model": model.strip()})
+                      "controller": _controller(name), "vendor": vendor.strip(), "model": model.strip(),
+                      "unique_ids": sorted(unique_ids.get(name, []))})
     mounts = []
     for line in _lines(out.file("/proc/mounts")):
         fields = line.split()
@@ -494,6 +507,12 @@ def parse_software(out: ProbeOutput, packages: dict[str, Any], processes: list[s
     }
 
 
+def parse_root_account(out: ProbeOutput) -> dict[str, Any]:
+    """root's login shell and whether its password is set, empty or locked (None: /etc/shadow unreadable)."""
+    values = parse_os_release(out.cmd("root_account") or "")
+    return {"shell": values.get("shell") or None, "password": values.get("password") or None}
+
+
 def parse_locale(out: ProbeOutput) -> str | None:
     """The system LANG from /etc/sysconfig/i18n (EL6), /etc/locale.conf (systemd) or /etc/default/locale."""
     for path in ("/etc/locale.conf", "/etc/sysconfig/i18n", "/etc/default/locale"):
@@ -524,6 +543,7 @@ def parse_probe(raw: str) -> tuple[dict[str, Any], dict[str, str]]:
                   "epoch": int(meta["epoch"]) if meta.get("epoch", "").isdigit() else None,
                   "missing_tools": sorted(out.missing)},
         "os": parse_os(out, gaps),
+        "root_account": parse_root_account(out),
         "host": {"hostname": hostname, "short_name": hostname.split(".")[0] if hostname else None,
                  "locale": parse_locale(out)},
         "network": parse_network(out, hostname),

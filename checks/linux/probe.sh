@@ -16,25 +16,49 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin:$PATH
 export PATH
 
 M='@@readiness@@'
-# Commands that can block (multipath, dead mounts) run under timeout when the
-# target has one; busybox and coreutils both accept `timeout SECONDS CMD`.
-T=''
-if command -v timeout >/dev/null 2>&1 && timeout 5 true >/dev/null 2>&1; then
-  T='timeout 15'
-fi
+# path PROGRAM: the program's absolute path, or nothing.  PATH is searched by
+# hand: busybox's static ash answers `command -v` with its own applets even
+# where no such file exists, so only a real executable file counts as
+# installed, and it is what runs (never a same-named shell applet).
+path() {
+  case "$1" in
+    /*) if [ -f "$1" ] && [ -x "$1" ]; then echo "$1"; fi; return ;;
+  esac
+  _save_ifs=$IFS
+  IFS=:
+  for _d in $PATH; do
+    if [ -n "$_d" ] && [ -f "$_d/$1" ] && [ -x "$_d/$1" ]; then
+      IFS=$_save_ifs
+      echo "$_d/$1"
+      return
+    fi
+  done
+  IFS=$_save_ifs
+}
 
 # cmd NAME PROGRAM [ARGS...]: one command's stdout as a section.
+# stdin is /dev/null: under `sh -s` a command must not eat the rest of the script.
 cmd() {
   _n=$1
   shift
-  if command -v "$1" >/dev/null 2>&1; then
+  _exe=$(path "$1")
+  if [ -n "$_exe" ]; then
+    shift
     printf '%s cmd %s\n' "$M" "$_n"
-    $T "$@" 2>/dev/null
+    $T "$_exe" "$@" </dev/null 2>/dev/null
     printf '\n%s end %s\n' "$M" "$?"
   else
     printf '%s missing %s\n' "$M" "$_n"
   fi
 }
+
+# Commands that can block (multipath, dead mounts) run under timeout when the
+# target has one; busybox and coreutils both accept `timeout SECONDS CMD`.
+T=''
+_timeout=$(path timeout)
+if [ -n "$_timeout" ] && "$_timeout" 5 true >/dev/null 2>&1; then
+  T="$_timeout 15"
+fi
 
 # file PATH...: the content of every readable file given.
 file() {
@@ -69,7 +93,18 @@ file /etc/os-release /etc/redhat-release /etc/centos-release /etc/oracle-release
      /etc/system-release
 
 file /etc/hosts
-if command -v ip >/dev/null 2>&1; then
+# root's shell, and only whether its password is set or locked: never the hash itself.
+begin root_account
+sed -n 's/^root:[^:]*:[^:]*:[^:]*:[^:]*:[^:]*:\(.*\)$/shell=\1/p' /etc/passwd 2>/dev/null
+if [ -r /etc/shadow ]; then
+  case "$(sed -n 's/^root:\([^:]\{0,1\}\).*/\1/p' /etc/shadow 2>/dev/null)" in
+    '!'|'*') echo "password=locked" ;;
+    '') echo "password=empty" ;;
+    *) echo "password=set" ;;
+  esac
+fi
+end
+if [ -n "$(path ip)" ]; then
   cmd ip_addr ip -o addr show
 else
   cmd ifconfig ifconfig -a
@@ -88,6 +123,13 @@ for _d in /sys/block/*; do
   _model=$(cat "$_d/device/model" 2>/dev/null)
   _vendor=$(cat "$_d/device/vendor" 2>/dev/null)
   printf '%s\t%s\t%s\t%s\t%s\n' "$_name" "$_size" "$_path" "$_vendor" "$_model"
+done
+end
+
+begin disk_ids
+for _l in /dev/disk/by-id/*; do
+  [ -e "$_l" ] || continue
+  printf '%s\t%s\n' "${_l##*/}" "$(readlink -f "$_l" 2>/dev/null)"
 done
 end
 
@@ -110,7 +152,8 @@ cmd multipath multipath -ll
 cmd dmsetup dmsetup table
 cmd df df -P -k
 
-if ps -e -o comm= >/dev/null 2>&1; then
+_ps=$(path ps)
+if [ -n "$_ps" ] && "$_ps" -e -o comm= >/dev/null 2>&1 </dev/null; then
   cmd processes ps -e -o comm=
 else
   begin processes
@@ -146,7 +189,7 @@ fi
 end
 cmd ufw ufw status
 
-if command -v rpm >/dev/null 2>&1; then
+if [ -n "$(path rpm)" ]; then
   cmd rpm rpm -qa --qf '%{NAME}\t%{VERSION}-%{RELEASE}\t%{ARCH}\n'
 else
   cmd dpkg dpkg-query -W -f '${Package}\t${Version}\t${Architecture}\t${Status}\n'
