@@ -56,7 +56,8 @@ def main() -> None:
     if ansible.exists():
         peer = timed(lambda: subprocess.run([str(ansible), "localhost", "-c", "local", "-m", "setup"],
                                             capture_output=True, check=False), runs)
-        print(f"ansible localhost -m setup (peer):   {peer * 1000:8.1f} ms  (readiness CLI is {peer / cli:.2f}x faster)")
+        print(f"ansible localhost -m setup (peer):   {peer * 1000:8.1f} ms  "
+              f"(readiness CLI is {peer / cli:.2f}x faster)")
     else:
         print("ansible localhost -m setup (peer):   skipped: bench/.venv/bin/ansible not installed")
     print(f"peak RSS of this process:            {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8.1f} MB")

@@ -25,6 +25,8 @@ class CollectContext:
     gaps: dict[str, str] = field(default_factory=dict)
     #: Further targets a collector discovered (a vCenter's VMs and hosts).
     children: list[TargetFacts] = field(default_factory=list)
+    #: Fact namespaces the in-scope rules read (None: all), so a probe can leave out costly parts.
+    wanted: set[str] | None = None
 
 
 class Collector:

@@ -8,9 +8,11 @@ from checks.base import Collector
 
 COLLECTORS: dict[str, str] = {
     "linux": "checks.linux.collector:LinuxProbeCollector",
+    "windows": "checks.windows.collector:WindowsProbeCollector",
     "resources": "checks.resources:ResourcesCollector",
     "connectivity": "checks.connectivity:ConnectivityCollector",
     "lan": "checks.connectivity:LanCollector",
+    "vsphere": "checks.vsphere.collector:VSphereCollector",
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -26,11 +27,13 @@ from readiness.catalog import default_catalog
 from readiness.engine import Waiver, judge_target
 from readiness.errors import ReadinessError, UsageError
 from readiness.facts import FactsWriter, TargetFacts, read_facts
+from readiness.inventory import inventory_targets
+from readiness.progress import ScanProgress
 from readiness.report import build_report, target_entry
 from readiness.reporters import ReporterSpec, check_destinations, emit, parse_reporter
 from readiness.rulepack import Rule, default_rules, load_pack, load_rules
 from readiness.scan import now_iso, scan
-from readiness.settings import Endpoint, NetworkSettings, ScanSettings
+from readiness.settings import Endpoint, NetworkSettings, Plan, ScanSettings
 from readiness.targets import Target, parse_target
 from readiness.util import load_yaml
 
@@ -61,6 +64,17 @@ def _add_judging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--waivers", type=Path, metavar="FILE", help="YAML list of accepted findings")
     parser.add_argument("--management-server", metavar="HOST",
                         help="the management server protected machines must reach on 443 and 9443")
+    plan = parser.add_argument_group("planning inputs (sizing, cache and retention rules)")
+    plan.add_argument("--planned-machines", type=int, metavar="N",
+                      help="machines to protect through the management server (MS-SIZE-001)")
+    plan.add_argument("--daily-change-gb", type=float, metavar="GB",
+                      help="daily data change of those machines in GB (MS-SIZE-001)")
+    plan.add_argument("--cache-drive", default="C:", metavar="X:",
+                      help="install/cache volume of the management server (default C:)")
+    plan.add_argument("--retention-drive", default="R:", metavar="X:",
+                      help="retention volume of a Windows master target (default R:)")
+    plan.add_argument("--keep-ip-on-failover", action="store_true", default=None,
+                      help="replicated machines keep their IP addresses on failover (FB-CS-002: two NICs)")
 
 
 def build_parser() -> Parser:
@@ -75,6 +89,7 @@ def build_parser() -> Parser:
     scan_p.add_argument("--workers", type=int, default=16, help="targets collected at once (default 16)")
     scan_p.add_argument("--timeout", type=float, default=120.0, help="seconds a probe may run (default 120)")
     scan_p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to connect (default 10)")
+    _add_ssh_options(scan_p)
     _add_network_options(scan_p)
 
     eval_p = sub.add_parser("evaluate", help="judge saved facts again, with no network")
@@ -86,6 +101,7 @@ def build_parser() -> Parser:
     facts_p.add_argument("--role", action="append", default=[], metavar="ROLE")
     facts_p.add_argument("--timeout", type=float, default=120.0)
     facts_p.add_argument("--connect-timeout", type=float, default=10.0)
+    _add_ssh_options(facts_p)
     _add_network_options(facts_p)
 
     rules_p = sub.add_parser("rules", help="list, show or check rules")
@@ -102,6 +118,17 @@ def build_parser() -> Parser:
     return parser
 
 
+def _add_ssh_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("estates and SSH targets")
+    group.add_argument("-i", "--inventory", type=Path, metavar="FILE",
+                       help="hosts to scan: readiness YAML, Ansible INI/YAML inventory, or one host per line")
+    group.add_argument("--limit", metavar="PATTERN", help="only these inventory hosts/groups (Ansible syntax)")
+    group.add_argument("--ssh-config", type=Path, metavar="FILE", help="ssh_config to read (default ~/.ssh/config)")
+    group.add_argument("--accept-new-host-keys", action="store_true",
+                       help="trust and record unknown SSH host keys (never changed ones); recorded in the report")
+    group.add_argument("--become", action="store_true", help="run the probe through 'sudo -n' (never prompts)")
+
+
 def _add_network_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("network checks")
     group.add_argument("--endpoints", type=Path, metavar="FILE", help="endpoints file (format of the shipped one)")
@@ -114,6 +141,15 @@ def _add_network_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ca-bundle", type=Path, metavar="PEM", help="CA bundle to verify TLS against")
     group.add_argument("--insecure", action="store_true",
                        help="do not verify TLS certificates of vCenter/WinRM (recorded in the report)")
+    vc = parser.add_argument_group("vCenter targets")
+    vc.add_argument("--vm", action="append", default=[], metavar="PATTERN",
+                    help="judge only VMs whose name matches this glob (repeatable); default: every VM")
+    vc.add_argument("--folder", action="append", default=[], metavar="PATH",
+                    help="judge only VMs in this VM folder (name or path glob, repeatable)")
+    vc.add_argument("--cluster", action="append", default=[], metavar="NAME",
+                    help="judge only VMs running in this cluster (glob, repeatable)")
+    vc.add_argument("--master-target", metavar="VM",
+                    help="the failback master target VM, judged against the selected VMs")
 
 
 def load_network(args: argparse.Namespace) -> NetworkSettings:
@@ -193,13 +229,31 @@ def gate(report: dict[str, Any], fail_on: str, fail_under: float | None) -> int:
     return EXIT_OK
 
 
+def plan_from(args: argparse.Namespace) -> Plan:
+    """The planning inputs of the command line, checked (they are not collected facts)."""
+    for flag, value in (("--planned-machines", args.planned_machines), ("--daily-change-gb", args.daily_change_gb)):
+        if value is not None and value < 0:
+            raise UsageError(f"{flag} must not be negative (got {value})")
+    for flag, drive in (("--cache-drive", args.cache_drive), ("--retention-drive", args.retention_drive)):
+        if not re.fullmatch(r"[A-Za-z]:", drive):
+            raise UsageError(f"{flag} takes a drive letter like C: (got {drive!r})")
+    return Plan(planned_machines=args.planned_machines, daily_change_gb=args.daily_change_gb,
+                cache_drive=args.cache_drive, retention_drive=args.retention_drive,
+                keep_ip_on_failover=args.keep_ip_on_failover)
+
+
 def judge_and_report(facts: Iterable[TargetFacts], args: argparse.Namespace, rules: list[Rule],
-                     notes: list[str], started: float, started_at: str) -> int:
-    """Judge each target as it arrives, render every reporter, return the exit code."""
+                     notes: list[str], started: float, started_at: str, total: int = 0) -> int:
+    """Judge each target as it arrives (with a progress bar on a terminal), render every reporter."""
     specs: list[ReporterSpec] = args.reporter_specs
     waivers = load_waivers(args.waivers)
-    entries = [target_entry(target, judge_target(target, rules, args.scenario, waivers, args.management_server))
-               for target in facts]
+    plan = plan_from(args).as_facts()
+    entries = []
+    with ScanProgress(total, enabled=None if total > 1 else False) as progress:
+        for target in facts:
+            entries.append(target_entry(target, judge_target(target, rules, args.scenario, waivers,
+                                                             args.management_server, plan=plan)))
+            progress.advance(entries[-1])
     report = build_report(entries, started_at=started_at, duration_s=time.monotonic() - started,
                           scenarios=args.scenario or sorted(default_catalog().scenarios), notes=notes,
                           rules_count=len(rules))
@@ -211,14 +265,30 @@ def _settings(args: argparse.Namespace) -> ScanSettings:
     settings = ScanSettings(roles=args.role, scenarios=getattr(args, "scenario", []), network=load_network(args),
                             connect_timeout_s=args.connect_timeout, command_timeout_s=args.timeout,
                             ca_bundle=args.ca_bundle, insecure=args.insecure,
-                            management_server=getattr(args, "management_server", None))
+                            management_server=getattr(args, "management_server", None),
+                            ssh_config=args.ssh_config, accept_new_host_keys=args.accept_new_host_keys,
+                            become=args.become, vm_patterns=args.vm, vm_folders=args.folder,
+                            vm_clusters=args.cluster, master_target=args.master_target)
     if args.insecure:
         settings.notes.append("TLS certificate verification was turned off (--insecure)")
+    if args.accept_new_host_keys:
+        settings.notes.append("unknown SSH host keys were accepted and recorded in known_hosts "
+                              "(--accept-new-host-keys, like StrictHostKeyChecking=accept-new)")
+    if args.ssh_config is not None and not args.ssh_config.is_file():
+        raise UsageError(f"--ssh-config {args.ssh_config}: no such file")
     return settings
 
 
-def _targets(texts: list[str]) -> list[Target]:
-    return [parse_target(t) for t in texts] or [parse_target("local://")]
+def _targets(texts: list[str], args: argparse.Namespace | None = None) -> list[Target]:
+    """Targets named on the command line, then the inventory's (after --limit); local:// when none."""
+    targets = [parse_target(t) for t in texts]
+    inventory = getattr(args, "inventory", None)
+    if inventory is not None:
+        catalog = default_catalog()
+        targets += inventory_targets(inventory, args.limit, catalog.roles, catalog.scenarios)
+    elif getattr(args, "limit", None):
+        raise UsageError("--limit needs an inventory (-i FILE)")
+    return targets or [parse_target("local://")]
 
 
 def _saving(facts: Iterator[TargetFacts], path: Path | None) -> Iterator[TargetFacts]:
@@ -240,14 +310,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
     check_vocabulary(args.role, args.scenario)
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    targets = _targets(args.targets)
+    targets = _targets(args.targets, args)
     rules = select_rules(args.rules)
     settings = _settings(args)
     args.reporter_specs = [parse_reporter(r) for r in args.reporter or ["cli"]]
     check_destinations(args.reporter_specs)
     load_waivers(args.waivers)
     facts = _saving(scan(targets, settings, rules, workers=args.workers), args.save_facts)
-    return judge_and_report(facts, args, rules, settings.notes, started, started_at)
+    return judge_and_report(facts, args, rules, settings.notes, started, started_at, total=len(targets))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -269,7 +339,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_facts(args: argparse.Namespace) -> int:
     check_vocabulary(args.role, [])
     settings = _settings(args)
-    targets = _targets(args.targets)
+    settings.collect_all = True
+    targets = _targets(args.targets, args)
     rules = list(default_rules())
     collected = [t.to_json() for t in scan(targets, settings, rules)]
     print(json.dumps({"schema_version": 1, "kind": "readiness-facts",

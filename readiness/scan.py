@@ -25,7 +25,7 @@ from readiness.targets import Target
 from readiness.transports import transport_for
 
 #: Roles a target gets when none is given, by what its facts say it is.
-DEFAULT_ROLES = {"linux": ["protected-linux"], "windows": ["protected-windows"]}
+DEFAULT_ROLES = {"linux": ["protected-linux"], "windows": ["protected-windows"], "vsphere": ["vcenter"]}
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -41,7 +41,11 @@ def detect_roles(target: Target, settings: ScanSettings, facts: dict[str, Any]) 
         return list(target.roles)
     if settings.roles:
         return list(settings.roles)
-    return list(DEFAULT_ROLES.get((facts.get("os") or {}).get("family", ""), []))
+    family = (facts.get("os") or {}).get("family", "") or ("vsphere" if target.scheme == "vcenter" else "")
+    if family == "windows":  # Hyper-V host, VMM server, local management server: checks/windows/roles.py
+        from checks.windows.roles import windows_roles
+        return windows_roles(facts, local=target.scheme == "local")
+    return list(DEFAULT_ROLES.get(family, []))
 
 
 def needed_namespaces(rules: Iterable[Rule], roles: list[str], scenarios: list[str]) -> set[str]:
@@ -53,19 +57,21 @@ def collect_target(target: Target, settings: ScanSettings, rules: list[Rule]) ->
     """Collect one target (a vCenter target may yield more: its VMs and hosts)."""
     start = time.monotonic()
     result = TargetFacts(uri=target.uri, name=target.display_name, scheme=target.scheme,
-                         collected_at=now_iso(), notes=list(settings.notes))
+                         collected_at=now_iso(), notes=list(settings.notes),
+                         roles=list(target.roles or settings.roles))  # an unreachable target keeps its roles
     children: list[TargetFacts] = []
+    transport = None
     try:
         transport = transport_for(target, settings)
         with transport:
-            ctx = CollectContext(transport=transport, settings=settings)
             provisional = detect_roles(target, settings, {"os": {"family": {"posix": "linux"}.get(
                 transport.platform, transport.platform)}})
             wanted = needed_namespaces(rules, provisional, settings.scenarios)
+            ctx = CollectContext(transport=transport, settings=settings, wanted=wanted)
             for collector in load_collectors():
                 if not collector.applies(transport):
                     continue
-                if collector.local_only and not wanted & set(collector.namespaces):
+                if collector.local_only and not settings.collect_all and not wanted & set(collector.namespaces):
                     continue  # optional extras (network checks, psutil) only when a rule needs them
                 ctx.facts.update(collector.collect(ctx))
             children = ctx.children
@@ -77,6 +83,7 @@ def collect_target(target: Target, settings: ScanSettings, rules: list[Rule]) ->
         result.error = str(exc)
     except Exception as exc:  # a collector bug must not abort an estate scan
         result.error = f"internal error while collecting: {type(exc).__name__}: {exc}"
+    result.notes += getattr(transport, "notes", [])  # e.g. a host key accepted with --accept-new-host-keys
     result.duration_s = round(time.monotonic() - start, 3)
     return [result, *children]
 

@@ -38,6 +38,26 @@ class NetworkSettings:
 
 
 @dataclass
+class Plan:
+    """What the user plans (machines to protect, their daily change, which volumes): judge-time inputs.
+
+    Not facts: a facts file describes a machine, and the same facts can be judged against
+    another plan with `readiness evaluate`.  Rules read them as the `plan` namespace.
+    """
+
+    planned_machines: int | None = None
+    daily_change_gb: float | None = None
+    cache_drive: str = "C:"
+    retention_drive: str = "R:"
+    keep_ip_on_failover: bool | None = None  # replicated machines keep their IP addresses on failover
+
+    def as_facts(self) -> dict[str, object]:
+        return {"planned_machines": self.planned_machines, "daily_change_gb": self.daily_change_gb,
+                "cache_drive": self.cache_drive.upper(), "retention_drive": self.retention_drive.upper(),
+                "keep_ip_on_failover": self.keep_ip_on_failover}
+
+
+@dataclass
 class ScanSettings:
     """Options shared by every target of one run."""
 
@@ -51,3 +71,14 @@ class ScanSettings:
     insecure: bool = False
     management_server: str | None = None
     notes: list[str] = field(default_factory=list)  # what the report must record (e.g. --insecure)
+    plan: Plan = field(default_factory=Plan)  # planning inputs for sizing rules (the `plan` namespace)
+    # vCenter targets: which VMs become targets, and the master target judged against them
+    vm_patterns: list[str] = field(default_factory=list)  # glob on VM names; empty: every VM
+    vm_folders: list[str] = field(default_factory=list)  # VM folder name or path glob
+    vm_clusters: list[str] = field(default_factory=list)  # cluster name glob
+    master_target: str | None = None  # VM name of the failback master target
+    collect_all: bool = False  # `readiness facts`: run every collector, not only those a rule needs
+    # SSH (readiness/transports/ssh.py)
+    ssh_config: Path | None = None  # ssh_config file; None: ~/.ssh/config
+    accept_new_host_keys: bool = False  # like StrictHostKeyChecking=accept-new; recorded in notes
+    become: bool = False  # run the probe through `sudo -n`

@@ -85,6 +85,7 @@ def parse_target(text: str) -> Target:
         scheme=scheme,
         host=parts.hostname,
         user=parts.username or "",
-        port=port or DEFAULT_PORTS.get(scheme),
+        # ssh: no port in the URI lets ~/.ssh/config (Port) decide, as `ssh host` does; 22 otherwise.
+        port=port or (None if scheme == "ssh" else DEFAULT_PORTS.get(scheme)),
         options=options,
     )

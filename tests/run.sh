@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(openssh-server busybox-static dnsmasq-base openssl golang-go golang-github-vmware-govmomi-dev)
+APT_PACKAGES=(openssh-server busybox-static dnsmasq-base tinyproxy-bin openssl golang-go golang-github-vmware-govmomi-dev sudo)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

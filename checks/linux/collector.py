@@ -6,6 +6,7 @@ from importlib import resources
 from typing import Any, ClassVar
 
 from checks.base import CollectContext, Collector
+from checks.linux import netprobe
 from checks.linux.parse import parse_probe
 from readiness.errors import TargetError
 
@@ -23,19 +24,30 @@ class LinuxProbeCollector(Collector):
 
     name = "linux"
     namespaces: ClassVar[tuple[str, ...]] = (
-        "probe", "os", "host", "network", "boot", "storage", "sshd", "firewall", "packages", "software")
+        "probe", "os", "root_account", "host", "network", "boot", "storage", "sshd", "firewall", "packages", "software")
     platforms = frozenset({"posix"})
 
     def collect(self, ctx: CollectContext) -> dict[str, Any]:
-        result = ctx.transport.run_script(probe_script(), interpreter="sh")
+        # Remote targets measure their own network in the same round trip (checks/linux/netprobe.sh).
         try:
-            facts, gaps = parse_probe(result.stdout)
+            wanted = None if getattr(ctx.settings, "collect_all", False) else ctx.wanted
+            net = netprobe.plan(ctx.settings, ctx.transport.is_local, wanted)
+        except ValueError as exc:
+            raise TargetError(f"cannot build the network probe: {exc}") from None
+        result = ctx.transport.run_script(probe_script() + (net.script if net else ""), interpreter="sh")
+        stdout, net_output = netprobe.split_output(result.stdout)
+        try:
+            facts, gaps = parse_probe(stdout)
         except ValueError as exc:
             excerpt = " ".join(result.stdout.split())[:EXCERPT] or "(no output)"
             err = " ".join(result.stderr.split())[:EXCERPT]
             raise TargetError(f"garbage from the probe (exit {result.exit_status}): {exc}; "
                               f"output starts {excerpt!r}{'; stderr ' + repr(err) if err else ''}") from None
         ctx.gaps.update(gaps)
+        if net is not None:
+            net_facts, net_gaps = net.parse(net_output)
+            facts.update(net_facts)
+            ctx.gaps.update(net_gaps)
         facts["probe"]["duration_s"] = round(result.duration_s, 3)
         facts["probe"]["transport"] = ctx.transport.scheme
         return facts
