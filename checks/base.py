@@ -10,9 +10,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from readiness.errors import TargetError
 from readiness.facts import TargetFacts
 from readiness.settings import ScanSettings
-from readiness.transports.base import Transport
+from readiness.transports.base import CommandResult, Transport
+
+#: How much of unparseable output an error message quotes.
+EXCERPT = 120
+
+
+def unparseable(what: str, result: CommandResult, reason: Exception) -> TargetError:
+    """The error for probe output that is not what the probe prints (a banner, a shell error, garbage).
+
+    It quotes the start of stdout and stderr, so the operator sees what the target said instead.
+    """
+    out = " ".join(result.stdout.split())[:EXCERPT] or "(no output)"
+    err = " ".join(result.stderr.split())[:EXCERPT]
+    return TargetError(f"{what} (exit {result.exit_status}): {reason}; output starts {out!r}"
+                       f"{'; stderr ' + repr(err) if err else ''}")
 
 
 @dataclass

@@ -10,7 +10,6 @@ Proxy credentials are stripped before anything is recorded.
 from __future__ import annotations
 
 import base64
-import email.utils
 import http.client
 import ipaddress
 import socket
@@ -25,6 +24,7 @@ import dns.resolver
 import requests
 
 from checks.base import CollectContext, Collector
+from checks.clock import first_dated, skew
 from readiness.settings import Endpoint, NetworkSettings
 from readiness.util import redact_url
 
@@ -230,21 +230,9 @@ def clock_skew(endpoints: list[dict[str, Any]], net: NetworkSettings) -> dict[st
     if net.time_url:
         probe = check_endpoint(Endpoint(id="time", url=net.time_url, requirement="MS-TIME-001"), net)
         answer = probe["http"]
-        source = net.time_url
         error = answer["error"] or probe["tcp"]["error"] or probe["dns"]["error"]
-    else:
-        dated = [e for e in endpoints if e["http"].get("date")]
-        answer = dated[0]["http"] if dated else {}
-        source = dated[0]["url"] if dated else None
-        error = None if dated else "no endpoint answered with an HTTP Date header"
-    date, epoch = answer.get("date"), answer.get("epoch")
-    if not date or epoch is None:
-        return {"reference": source, "skew_s": None, "error": error or "no Date header"}
-    try:
-        reference = email.utils.parsedate_to_datetime(date).timestamp()
-    except (TypeError, ValueError) as exc:
-        return {"reference": source, "skew_s": None, "error": f"unreadable Date header {date!r}: {exc}"}
-    return {"reference": source, "skew_s": round(epoch - reference, 1), "error": None, "date": date}
+        return skew(net.time_url, answer.get("date"), answer.get("epoch"), error)
+    return skew(*first_dated(endpoints))
 
 
 #: Ports every protected machine must reach on the management server (MS-LAN-001).

@@ -5,13 +5,12 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any, ClassVar
 
-from checks.base import CollectContext, Collector
+from checks.base import CollectContext, Collector, unparseable
 from checks.linux import netprobe
 from checks.linux.parse import parse_probe
 from readiness.errors import TargetError
 
 #: How long parsed output excerpts may be in an error message.
-EXCERPT = 120
 
 
 def probe_script() -> str:
@@ -39,10 +38,7 @@ class LinuxProbeCollector(Collector):
         try:
             facts, gaps = parse_probe(stdout)
         except ValueError as exc:
-            excerpt = " ".join(result.stdout.split())[:EXCERPT] or "(no output)"
-            err = " ".join(result.stderr.split())[:EXCERPT]
-            raise TargetError(f"garbage from the probe (exit {result.exit_status}): {exc}; "
-                              f"output starts {excerpt!r}{'; stderr ' + repr(err) if err else ''}") from None
+            raise unparseable("garbage from the probe", result, exc) from None
         ctx.gaps.update(gaps)
         if net is not None:
             net_facts, net_gaps = net.parse(net_output)

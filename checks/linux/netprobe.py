@@ -10,13 +10,13 @@ shape the local collector emits.  Nothing is judged here.
 
 from __future__ import annotations
 
-import email.utils
 import shlex
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
+from checks.clock import first_dated, skew
 from readiness.settings import ScanSettings
 from readiness.util import redact_url
 
@@ -195,19 +195,7 @@ def parse_net(raw: str | None, settings: ScanSettings) -> tuple[dict[str, Any], 
 def _clock(endpoints: list[dict[str, Any]], time_rec: list[str] | None, time_url: str) -> dict[str, Any]:
     """Target clock (read right after the answer) minus the HTTP Date of the time URL or an endpoint."""
     if time_url:
-        date, epoch = (time_rec[7] or None, _int(time_rec[4])) if time_rec else (None, None)
-        source = time_url
-        error = (time_rec[3] or "no Date header") if time_rec else "no answer from the network probe"
-    else:
-        dated = [e for e in endpoints if e["http"].get("date")]
-        date = dated[0]["http"]["date"] if dated else None
-        epoch = dated[0]["http"]["epoch"] if dated else None
-        source = dated[0]["url"] if dated else None
-        error = None if dated else "no endpoint answered with an HTTP Date header"
-    if not date or epoch is None:
-        return {"reference": source, "skew_s": None, "error": error or "no Date header"}
-    try:
-        reference = email.utils.parsedate_to_datetime(date).timestamp()
-    except (TypeError, ValueError) as exc:
-        return {"reference": source, "skew_s": None, "error": f"unreadable Date header {date!r}: {exc}"}
-    return {"reference": source, "skew_s": round(epoch - reference, 1), "error": None, "date": date}
+        if not time_rec:
+            return skew(time_url, None, None, "no answer from the network probe")
+        return skew(time_url, time_rec[7] or None, _int(time_rec[4]), time_rec[3] or "no Date header")
+    return skew(*first_dated(endpoints))

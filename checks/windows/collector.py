@@ -6,13 +6,11 @@ import base64
 from importlib import resources
 from typing import Any, ClassVar
 
-from checks.base import CollectContext, Collector
+from checks.base import CollectContext, Collector, unparseable
 from checks.windows.parse import FEEDS, parse_probe
-from readiness.errors import TargetError
 from readiness.settings import ScanSettings
 
 #: How long output excerpts may be in an error message.
-EXCERPT = 160
 
 
 def probe_script() -> str:
@@ -81,10 +79,7 @@ class WindowsProbeCollector(Collector):
         try:
             facts, gaps = parse_probe(result.stdout)
         except ValueError as exc:
-            excerpt = " ".join(result.stdout.split())[:EXCERPT] or "(no output)"
-            err = " ".join(result.stderr.split())[:EXCERPT]
-            raise TargetError(f"PowerShell probe failed (exit {result.exit_status}): {exc}; output starts "
-                              f"{excerpt!r}{'; stderr ' + repr(err) if err else ''}") from None
+            raise unparseable("PowerShell probe failed", result, exc) from None
         ctx.gaps.update(gaps)
         facts["probe"]["duration_s"] = round(result.duration_s, 3)
         facts["probe"]["transport"] = ctx.transport.scheme

@@ -13,12 +13,12 @@ never hides the other sections.
 from __future__ import annotations
 
 import base64
-import email.utils
 import json
 import re
 import struct
 from typing import Any
 
+from checks.clock import first_dated, skew
 from readiness.util import redact_url
 
 HEADER = "==readiness-windows-probe 1"
@@ -198,21 +198,10 @@ def _endpoint(raw: dict[str, Any], proxy_mode: str) -> dict[str, Any]:
 def _clock(endpoints: list[dict[str, Any]], time_probe: dict[str, Any] | None) -> dict[str, Any]:
     """Target clock minus a trusted HTTP Date, as the local check computes it."""
     if time_probe:
-        answer, source = time_probe.get("http") or {}, time_probe.get("url")
+        answer = time_probe.get("http") or {}
         error = answer.get("error") or (time_probe.get("tcp") or {}).get("error")
-    else:
-        dated = [e for e in endpoints if (e.get("http") or {}).get("date")]
-        answer = dated[0]["http"] if dated else {}
-        source = dated[0]["url"] if dated else None
-        error = None if dated else "no endpoint answered with an HTTP Date header"
-    date, epoch = answer.get("date"), answer.get("epoch")
-    if not date or epoch is None:
-        return {"reference": source, "skew_s": None, "error": error or "no Date header"}
-    try:
-        reference = email.utils.parsedate_to_datetime(date).timestamp()
-    except (TypeError, ValueError) as exc:
-        return {"reference": source, "skew_s": None, "error": f"unreadable Date header {date!r}: {exc}"}
-    return {"reference": source, "skew_s": round(epoch - reference, 1), "error": None, "date": date}
+        return skew(time_probe.get("url"), answer.get("date"), answer.get("epoch"), error)
+    return skew(*first_dated(endpoints))
 
 
 def parse_probe(text: str) -> tuple[dict[str, Any], dict[str, str]]:
