@@ -26,6 +26,7 @@ from readiness import __version__
 from readiness.catalog import default_catalog
 from readiness.engine import Waiver, judge_target
 from readiness.errors import ReadinessError, UsageError
+from readiness.estate import digest, estate_target
 from readiness.facts import FactsWriter, TargetFacts, read_facts
 from readiness.inventory import inventory_targets
 from readiness.progress import ScanProgress
@@ -222,7 +223,7 @@ def gate(report: dict[str, Any], fail_on: str, fail_under: float | None) -> int:
     if targets and all(t["status"] == "unknown" for t in targets):
         return EXIT_NOTHING
     failing = {"not-ready"} | ({"ready-with-warnings"} if fail_on == "warning" else set())
-    if any(t["status"] in failing for t in targets):
+    if any(t["status"] in failing for t in [*targets, *([report["estate"]] if report.get("estate") else [])]):
         return EXIT_GATE
     if fail_under is not None and any(t["score"] is not None and t["score"] < fail_under for t in targets):
         return EXIT_GATE
@@ -249,14 +250,22 @@ def judge_and_report(facts: Iterable[TargetFacts], args: argparse.Namespace, rul
     waivers = load_waivers(args.waivers)
     plan = plan_from(args).as_facts()
     entries = []
+    digests = []
     with ScanProgress(total, enabled=None if total > 1 else False) as progress:
         for target in facts:
             entries.append(target_entry(target, judge_target(target, rules, args.scenario, waivers,
                                                              args.management_server, plan=plan)))
+            if (summary := digest(target)) is not None:
+                digests.append(summary)
             progress.advance(entries[-1])
+    estate = None
+    if len(entries) > 1:  # requirements about the set, not one machine (capacity, failback set, policy groups)
+        whole = estate_target(digests)
+        estate = target_entry(whole, judge_target(whole, rules, args.scenario, waivers, args.management_server,
+                                                  plan=plan))
     report = build_report(entries, started_at=started_at, duration_s=time.monotonic() - started,
                           scenarios=args.scenario or sorted(default_catalog().scenarios), notes=notes,
-                          rules_count=len(rules))
+                          rules_count=len(rules), estate=estate)
     emit(specs, report, {"show": args.show})
     return gate(report, args.fail_on, args.fail_under)
 

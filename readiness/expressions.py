@@ -84,6 +84,29 @@ class ReadinessFunctions(functions.Functions):
                 selected.append(item)
         return selected
 
+    @functions.signature({"types": ["array", "null"]}, {"types": ["string"]}, {"types": ["string", "null"]})
+    def _func_where_version_gt(self, items: list[Any] | None, key: str, version: str | None) -> list[Any]:
+        """Items whose dotted version in `key` is newer than the given one (null version: none)."""
+        if version is None:
+            return []
+        limit = _version_tuple(version)
+        return [item for item in (items or []) if isinstance(item, dict) and item.get(key) is not None
+                and _version_tuple(item[key]) > limit]
+
+    @functions.signature({"types": ["array", "null"]})
+    def _func_unique(self, items: list[Any] | None) -> list[Any]:
+        """The distinct items, in first-seen order."""
+        seen: list[Any] = []
+        for item in items or []:
+            if item not in seen:
+                seen.append(item)
+        return seen
+
+    @functions.signature({"types": ["number"]}, {"types": ["number"]})
+    def _func_product(self, left: float, right: float) -> float:
+        """left × right (JMESPath has no arithmetic; capacity rules need one product)."""
+        return left * right
+
     @functions.signature({"types": ["number", "null"]}, {"types": ["number"]})
     def _func_round(self, value: float | None, digits: int) -> float | None:
         return None if value is None else round(value, int(digits))

@@ -35,9 +35,10 @@ def target_entry(target: TargetFacts, findings: list[Finding]) -> dict[str, Any]
 
 
 def build_report(entries: list[dict[str, Any]], *, started_at: str, duration_s: float,
-                 scenarios: list[str], notes: list[str], rules_count: int) -> dict[str, Any]:
-    """The whole report: tool, run metadata, estate summary, targets."""
-    return {
+                 scenarios: list[str], notes: list[str], rules_count: int,
+                 estate: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole report: tool, run metadata, estate summary, targets, and the estate's own findings."""
+    report = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "readiness", "version": __version__},
         "started_at": started_at,
@@ -48,3 +49,6 @@ def build_report(entries: list[dict[str, Any]], *, started_at: str, duration_s: 
         "summary": estate_summary(entries),
         "targets": entries,
     }
+    if estate is not None:
+        report["estate"] = estate  # added field: the set's findings, outside the per-target counts
+    return report

@@ -38,7 +38,7 @@ def render(report: dict[str, Any], path: str | None, options: dict[str, Any]) ->
                       force_terminal=False if plain else None, record=path is not None,
                       file=open(os.devnull, "w") if path is not None else None)  # noqa: SIM115
     show_all = options.get("show") == "all"
-    for target in report["targets"]:
+    for target in [*report["targets"], *([report["estate"]] if report.get("estate") else [])]:
         score = "-" if target["score"] is None else f"{target['score']:.1f}"
         style = STATUS_STYLE[target["status"]]
         console.print(f"\n[bold]{escape(target['name'])}[/bold]  {escape(target['target'])}  "

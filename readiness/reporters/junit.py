@@ -12,7 +12,7 @@ from typing import Any
 
 def render(report: dict[str, Any], path: str | None, options: dict[str, Any]) -> str:
     suites = ET.Element("testsuites", name="readiness", time=str(report["duration_s"]))
-    for target in report["targets"]:
+    for target in [*report["targets"], *([report["estate"]] if report.get("estate") else [])]:
         findings = target["findings"]
         suite = ET.SubElement(
             suites, "testsuite", name=f"{target['name']} ({target['target']})", tests=str(max(1, len(findings))),
