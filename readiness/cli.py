@@ -27,7 +27,7 @@ from readiness.catalog import default_catalog
 from readiness.engine import Waiver, judge_target
 from readiness.errors import ReadinessError, UsageError
 from readiness.estate import digest, estate_target
-from readiness.facts import FactsWriter, TargetFacts, read_facts
+from readiness.facts import FactsWriter, TargetFacts, facts_header, read_facts
 from readiness.inventory import inventory_targets
 from readiness.progress import ScanProgress
 from readiness.report import build_report, target_entry
@@ -84,39 +84,39 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     scan_p = sub.add_parser("scan", help="collect facts from targets and judge them")
-    scan_p.add_argument("targets", nargs="*", metavar="TARGET", help="local:// (default), ssh://, winrm://, vcenter://")
+    _add_collection_options(scan_p)
     _add_judging_options(scan_p)
     scan_p.add_argument("--save-facts", type=Path, metavar="PATH", help="also write the collected facts here")
     scan_p.add_argument("--workers", type=int, default=16, help="targets collected at once (default 16)")
-    scan_p.add_argument("--timeout", type=float, default=120.0, help="seconds a probe may run (default 120)")
-    scan_p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to connect (default 10)")
-    _add_ssh_options(scan_p)
-    _add_network_options(scan_p)
 
     eval_p = sub.add_parser("evaluate", help="judge saved facts again, with no network")
     eval_p.add_argument("facts_file", type=Path, metavar="FACTS.json")
     _add_judging_options(eval_p)
 
     facts_p = sub.add_parser("facts", help="collect and print facts as JSON (nothing is judged)")
-    facts_p.add_argument("targets", nargs="*", metavar="TARGET")
+    _add_collection_options(facts_p)
     facts_p.add_argument("--role", action="append", default=[], metavar="ROLE")
-    facts_p.add_argument("--timeout", type=float, default=120.0)
-    facts_p.add_argument("--connect-timeout", type=float, default=10.0)
-    _add_ssh_options(facts_p)
-    _add_network_options(facts_p)
 
     rules_p = sub.add_parser("rules", help="list, show or check rules")
     rules_sub = rules_p.add_subparsers(dest="rules_command", required=True, parser_class=Parser)
     list_p = rules_sub.add_parser("list", help="every rule with the requirements it covers")
-    list_p.add_argument("--rules", action="append", default=[], type=Path, metavar="PACK.yaml")
     show_p = rules_sub.add_parser("show", help="one rule, by rule ID or requirement ID")
     show_p.add_argument("id")
-    show_p.add_argument("--rules", action="append", default=[], type=Path, metavar="PACK.yaml")
+    cov_p = rules_sub.add_parser("coverage", help="which catalog requirements have rules")
+    for rules_user in (list_p, show_p, cov_p):
+        rules_user.add_argument("--rules", action="append", default=[], type=Path, metavar="PACK.yaml")
     check_p = rules_sub.add_parser("check", help="validate rule pack files")
     check_p.add_argument("paths", nargs="+", type=Path, metavar="PACK.yaml")
-    cov_p = rules_sub.add_parser("coverage", help="which catalog requirements have rules")
-    cov_p.add_argument("--rules", action="append", default=[], type=Path, metavar="PACK.yaml")
     return parser
+
+
+def _add_collection_options(parser: argparse.ArgumentParser) -> None:
+    """What every collecting command takes: targets, timeouts, SSH/inventory and network-check options."""
+    parser.add_argument("targets", nargs="*", metavar="TARGET", help="local:// (default), ssh://, winrm://, vcenter://")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds a probe may run (default 120)")
+    parser.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to connect (default 10)")
+    _add_ssh_options(parser)
+    _add_network_options(parser)
 
 
 def _add_ssh_options(parser: argparse.ArgumentParser) -> None:
@@ -352,8 +352,7 @@ def cmd_facts(args: argparse.Namespace) -> int:
     targets = _targets(args.targets, args)
     rules = list(default_rules())
     collected = [t.to_json() for t in scan(targets, settings, rules)]
-    print(json.dumps({"schema_version": 1, "kind": "readiness-facts",
-                      "tool": {"name": "readiness", "version": __version__}, "targets": collected}, indent=2))
+    print(json.dumps({**facts_header(), "targets": collected}, indent=2))
     return EXIT_NOTHING if all(t["error"] for t in collected) else EXIT_OK
 
 

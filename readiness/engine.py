@@ -65,9 +65,9 @@ def _unavailable(path: str, facts: dict[str, Any], gaps: dict[str, str]) -> str 
     """Why a fact path cannot be judged, or None when it was collected."""
     if path.startswith(("params.", "target.", "plan.")) or path in ("params", "target", "plan"):
         return None
-    for gap, reason in gaps.items():
-        if path == gap or path.startswith(gap + ".") or gap.startswith(path + "."):
-            return f"{gap} was not collected: {reason}"
+    reason = _gap_reason(path, gaps)
+    if reason:
+        return reason
     parts = path.split(".")
     namespace = facts.get(parts[0])
     if namespace is None:
@@ -98,9 +98,12 @@ def rules_in_scope(rules: tuple[Rule, ...], roles: tuple[str, ...], scenarios: t
     return tuple(rule for rule in rules if applies(rule, roles, scenarios))
 
 
-def _gap_for(path: str, target: TargetFacts) -> bool:
-    """Whether a recorded gap (a fact that failed to be collected) covers this path."""
-    return any(path == gap or path.startswith(gap + ".") or gap.startswith(path + ".") for gap in target.gaps)
+def _gap_reason(path: str, gaps: dict[str, str]) -> str | None:
+    """Why a recorded gap (a fact that failed to be collected) covers this path, or None."""
+    for gap, reason in gaps.items():
+        if path == gap or path.startswith(gap + ".") or gap.startswith(path + "."):
+            return f"{gap} was not collected: {reason}"
+    return None
 
 
 def judge_rule(rule: Rule, target: TargetFacts, document: dict[str, Any]) -> Finding:
@@ -114,8 +117,7 @@ def judge_rule(rule: Rule, target: TargetFacts, document: dict[str, Any]) -> Fin
         if "when" in rule.compiled:
             # Applies-when first: a rule that does not apply (a Linux rule on a Windows master target) needs
             # none of its other facts.  Only a fact the condition itself reads, and that failed, is an error.
-            blocked = sorted({reason for path in rule.when_paths
-                              if (reason := _unavailable(path, target.facts, target.gaps)) and _gap_for(path, target)})
+            blocked = sorted({reason for path in rule.when_paths if (reason := _gap_reason(path, target.gaps))})
             if blocked:
                 finding.message = "cannot judge: " + "; ".join(blocked)
                 return finding

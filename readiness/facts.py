@@ -47,6 +47,11 @@ class TargetFacts:
         return cls(**data)
 
 
+def facts_header() -> dict[str, Any]:
+    """The fields of a facts file before its targets (what `read_facts` checks)."""
+    return {"schema_version": SCHEMA_VERSION, "kind": KIND, "tool": {"name": "readiness", "version": __version__}}
+
+
 class FactsWriter:
     """Streams targets into a facts file, so memory does not grow with the estate."""
 
@@ -55,9 +60,7 @@ class FactsWriter:
             self._fh: IO[str] = path.open("w", encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write facts file {path}: {exc.strerror}") from None
-        header = {"schema_version": SCHEMA_VERSION, "kind": KIND,
-                  "tool": {"name": "readiness", "version": __version__}}
-        self._fh.write(json.dumps(header)[:-1] + ', "targets": [\n')
+        self._fh.write(json.dumps(facts_header())[:-1] + ', "targets": [\n')
         self._first = True
 
     def add(self, target: TargetFacts) -> None:

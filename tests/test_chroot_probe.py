@@ -15,30 +15,17 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from tests.chroot_hosts import (
-        BUSYBOX,
-        FIXTURE_HOSTS,
-        FIXTURES,
-        UNCAPTURED_RC,
-        build_root,
-        default_root_dir,
-        load_commands,
-        load_meta,
-        run_probe,
-    )
-except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
-    from chroot_hosts import (  # type: ignore[no-redef]
-        BUSYBOX,
-        FIXTURE_HOSTS,
-        FIXTURES,
-        UNCAPTURED_RC,
-        build_root,
-        default_root_dir,
-        load_commands,
-        load_meta,
-        run_probe,
-    )
+from tests.chroot_hosts import (
+    BUSYBOX,
+    FIXTURE_HOSTS,
+    FIXTURES,
+    UNCAPTURED_RC,
+    build_root,
+    default_root_dir,
+    load_commands,
+    load_meta,
+    run_probe,
+)
 
 M = "@@readiness@@"
 

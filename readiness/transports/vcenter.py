@@ -98,17 +98,9 @@ class VCenterTransport(Transport):
         try:
             probe.request("GET", "/sdk/vimServiceVersions.xml")
             probe.getresponse().read()
-        except ssl.SSLCertVerificationError as exc:
-            raise TargetError(self._untrusted(exc)) from None
-        except TimeoutError:
-            raise TargetError(f"cannot reach vCenter {self.where}: no answer within {self.timeout_s:g} s") from None
-        except ssl.SSLError as exc:
-            raise TargetError(f"TLS handshake with {self.where} failed: {exc.reason or exc}") from None
-        except OSError as exc:
-            raise TargetError(f"cannot reach vCenter {self.where}: {exc.strerror or exc}") from None
-        except http.client.HTTPException as exc:
-            raise TargetError(f"{self.where} does not answer like a vSphere API endpoint "
-                              f"({type(exc).__name__})") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._connection_error(
+                exc, f"cannot reach vCenter {self.where}: no answer within {self.timeout_s:g} s") from None
         finally:
             probe.close()
         self.round_trips += 1
@@ -124,25 +116,32 @@ class VCenterTransport(Transport):
             self.si = vim.ServiceInstance("ServiceInstance", stub)
             self.content = self.si.RetrieveContent()
             self.content.sessionManager.Login(self.user, password, None)
-        except ssl.SSLCertVerificationError as exc:
-            raise TargetError(self._untrusted(exc)) from None
-        except ssl.SSLError as exc:
-            raise TargetError(f"TLS handshake with {self.where} failed: {exc.reason or exc}") from None
         except vim.fault.InvalidLogin:
             self.si = None
             raise TargetError(f"vCenter {self.where} refused the login of {self.user!r}: "
                               "wrong user name or password") from None
-        except TimeoutError:
-            raise TargetError(f"vCenter {self.where} stopped answering (no reply within the timeout)") from None
-        except OSError as exc:
-            raise TargetError(f"cannot reach vCenter {self.where}: {exc.strerror or exc}") from None
-        except http.client.HTTPException as exc:
-            raise TargetError(f"{self.where} does not answer like a vSphere API endpoint "
-                              f"({type(exc).__name__})") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._connection_error(
+                exc, f"vCenter {self.where} stopped answering (no reply within the timeout)") from None
         except vmodl.MethodFault as exc:
             raise TargetError(f"vCenter {self.where} refused the session: {exc.msg or type(exc).__name__}") from None
         except Exception as exc:  # e.g. a non-SOAP answer the parser rejects; never echo the request
             raise TargetError(f"{self.where} is not a usable vSphere API endpoint: {type(exc).__name__}") from None
+
+    def _connection_error(self, exc: OSError | http.client.HTTPException, timeout_message: str) -> TargetError:
+        """One sentence for what went wrong on the wire: untrusted certificate, TLS, timeout, unreachable, not vSphere.
+
+        The pre-login probe and the login itself fail the same ways; only their timeout wording differs.
+        """
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return TargetError(self._untrusted(exc))
+        if isinstance(exc, ssl.SSLError):
+            return TargetError(f"TLS handshake with {self.where} failed: {exc.reason or exc}")
+        if isinstance(exc, TimeoutError):
+            return TargetError(timeout_message)
+        if isinstance(exc, OSError):
+            return TargetError(f"cannot reach vCenter {self.where}: {exc.strerror or exc}")
+        return TargetError(f"{self.where} does not answer like a vSphere API endpoint ({type(exc).__name__})")
 
     def close(self) -> None:
         if self.content is not None:
