@@ -49,7 +49,7 @@ FIXTURES = REPO / "fixtures" / "distros"
 PROBE = REPO / "checks" / "linux" / "probe.sh"
 
 BUSYBOX = Path("/bin/busybox")
-ROOTS_BASE = Path("/var/lib/readiness-tests")
+ROOTS_BASE = Path(os.environ.get("READINESS_TEST_BASE", "/var/lib/readiness-tests"))
 PROBE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 MARKER = ".fixture"
 # Exit status of a stub asked for arguments that were not captured: the probe

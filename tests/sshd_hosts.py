@@ -30,7 +30,7 @@ from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
 BUSYBOX = "/bin/busybox"
-BASE = Path("/var/lib/readiness-tests")
+BASE = Path(os.environ.get("READINESS_TEST_BASE", "/var/lib/readiness-tests"))
 #: Tools netprobe.sh uses that the fixture roots do not carry (see SshLab.distro_root).
 NETPROBE_APPLETS = ("nc", "wget", "awk", "cut", "expr", "kill", "head", "tail", "tr", "sed", "grep", "date",
                     "sleep", "timeout", "nslookup", "cat")
