@@ -2,7 +2,9 @@
 
 The local checks, the SSH-side network probe and the Windows probe all read a
 trusted server's Date header and the machine's own clock right after the
-answer; this turns that pair into the `connectivity.clock` fact.
+answer; this turns that pair into the `connectivity.clock` fact.  It is total:
+whatever the server sent (a huge year, garbage), the result is a skew or an
+error the rules report as a gap, never an exception.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ def skew(source: str | None, date: str | None, epoch: float | None, error: str |
         return {"reference": source, "skew_s": None, "error": error or "no Date header"}
     try:
         reference = email.utils.parsedate_to_datetime(date).timestamp()
-    except (TypeError, ValueError) as exc:
-        return {"reference": source, "skew_s": None, "error": f"unreadable Date header {date!r}: {exc}"}
-    return {"reference": source, "skew_s": round(epoch - reference, 1), "error": None, "date": date}
+        value = round(float(epoch) - reference, 1)
+    except (TypeError, ValueError, OverflowError, OSError, IndexError) as exc:
+        # A year like 99999999 overflows datetime (OverflowError) or the platform's time_t (OSError).
+        shown = date if len(date) <= 80 else date[:80] + "…"
+        return {"reference": source, "skew_s": None,
+                "error": f"unreadable Date header {shown!r}: {type(exc).__name__}: {str(exc)[:120]}"}
+    if value != value or abs(value) == float("inf"):  # NaN or infinite: no skew can be stated
+        return {"reference": source, "skew_s": None, "error": f"unreadable Date header {date!r}: not a finite time"}
+    return {"reference": source, "skew_s": value, "error": None, "date": date}

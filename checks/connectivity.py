@@ -40,8 +40,8 @@ def _error(exc: BaseException) -> str:
 
 def resolve_proxy(net: NetworkSettings, url: str) -> tuple[str | None, str]:
     """The proxy this URL goes through: configured, else the environment's (NO_PROXY honoured)."""
-    if net.proxy is not None:
-        return (net.proxy or None), "configured"
+    if net.proxy is not None:  # with its password (READINESS_PROXY_PASSWORD): in-process only, redacted when recorded
+        return (net.proxy_with_password() or None), "configured"
     proxies = requests.utils.get_environ_proxies(url)
     scheme = urlsplit(url).scheme
     proxy = proxies.get(scheme) or proxies.get("all")
@@ -237,6 +237,8 @@ def clock_skew(endpoints: list[dict[str, Any]], net: NetworkSettings) -> dict[st
 
 #: Ports every protected machine must reach on the management server (MS-LAN-001).
 MANAGEMENT_PORTS = (443, 9443)
+#: The port a management server must reach on vCenter/ESXi (VC-NET-001; readiness's probe, not a seed limit).
+VCENTER_PORT = 443
 
 
 class ConnectivityCollector(Collector):
@@ -266,7 +268,8 @@ class ConnectivityCollector(Collector):
 
 
 class LanCollector(Collector):
-    """MS-LAN-001 evidence: this machine reaches the management server on 443 and 9443."""
+    """MS-LAN-001 evidence (this machine reaches the management server on 443 and 9443) and VC-NET-001
+    evidence (a management server reaches the vCenter/ESXi host named with --vcenter on 443)."""
 
     name = "lan"
     namespaces: ClassVar[tuple[str, ...]] = ("lan",)
@@ -274,13 +277,14 @@ class LanCollector(Collector):
     local_only = True
 
     def collect(self, ctx: CollectContext) -> dict[str, Any]:
-        host = ctx.settings.management_server
-        if not host:
-            return {"lan": {"management_server": None, "ports": []}}
+        host, vcenter = ctx.settings.management_server, ctx.settings.vcenter
         net = ctx.settings.network
-        with ThreadPoolExecutor(max_workers=len(MANAGEMENT_PORTS)) as pool:
-            checks = list(pool.map(lambda port: tcp_connect_checked(host, port, net), MANAGEMENT_PORTS))
-        return {"lan": {"management_server": host, "ports": checks}}
+        jobs = [(host, port) for port in MANAGEMENT_PORTS] if host else []
+        jobs += [(vcenter, VCENTER_PORT)] if vcenter else []
+        with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+            checks = list(pool.map(lambda job: tcp_connect_checked(job[0], job[1], net), jobs))
+        return {"lan": {"management_server": host or None, "ports": checks[:len(jobs) - bool(vcenter)],
+                        "vcenter": checks[-1] if vcenter else None}}
 
 
 def tcp_connect_checked(host: str, port: int, net: NetworkSettings) -> dict[str, Any]:

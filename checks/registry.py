@@ -13,6 +13,7 @@ COLLECTORS: dict[str, str] = {
     "connectivity": "checks.connectivity:ConnectivityCollector",
     "lan": "checks.connectivity:LanCollector",
     "vsphere": "checks.vsphere.collector:VSphereCollector",
+    "vsphere-perf": "checks.vsphere.perf:VSpherePerfCollector",
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -22,17 +23,44 @@ import yaml
 
 from readiness import __version__
 from readiness.catalog import default_catalog
+from readiness.cli_output import COMMANDS as OUTPUT_COMMANDS
+from readiness.cli_output import (
+    add_commands,
+    add_log_options,
+    add_output_options,
+    known_ids,
+    output_options,
+    start_logging,
+)
 from readiness.errors import ReadinessError, UsageError
-from readiness.facts import FactsWriter, TargetFacts, facts_header, read_facts
-from readiness.gate import EXIT_GATE, EXIT_NOTHING, EXIT_OK, EXIT_USAGE  # noqa: F401  (re-exported for tests)
+from readiness.facts import FactsWriter, TargetFacts, facts_header
+from readiness.gate import (  # noqa: F401  (exit codes re-exported for tests)
+    EXIT_GATE,
+    EXIT_NOTHING,
+    EXIT_OK,
+    EXIT_USAGE,
+    FAIL_ON,
+    GateOptions,
+    GateResult,
+)
+from readiness.inputs import read_inputs
 from readiness.inventory import inventory_targets
-from readiness.judging import judge_and_report, load_waivers
-from readiness.reporters import check_destinations, parse_reporter
+from readiness.judging import JudgeOptions, judge_and_report, load_waivers
+from readiness.merge import merge_stream
+from readiness.proxy import proxy_flag
+from readiness.reporters import OutputOptions, parse_reporters
 from readiness.rulepack import Rule, default_rules, load_pack, load_rules
 from readiness.scan import now_iso, scan
-from readiness.settings import Endpoint, NetworkSettings, ScanSettings
+from readiness.settings import Endpoint, NetworkSettings, Plan, ScanSettings
 from readiness.targets import Target, parse_target
-from readiness.util import load_yaml
+from readiness.util import bounded, load_yaml
+
+#: Numeric option types with their ranges: a value outside is a usage error (exit 2, one line), not a hang or a crash.
+SECONDS = bounded(float, 0, low_open=True)
+SCORE = bounded(float, 0, 100)
+WORKERS = bounded(int, 1, 1024)
+COUNT = bounded(int, 0)
+AMOUNT = bounded(float, 0)
 
 
 class Parser(argparse.ArgumentParser):
@@ -46,12 +74,17 @@ def _add_judging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--role", action="append", default=[], metavar="ROLE",
                         help="judge targets in this role (repeatable); default: detected from the OS")
     parser.add_argument("--scenario", action="append", default=[], metavar="NAME",
-                        help="limit rules to this scenario (repeatable); default: all")
-    parser.add_argument("--reporter", nargs="+", action="extend", default=[], metavar="FORMAT[:PATH]",
-                        help="cli, json:PATH, junit:PATH, html:PATH (json:- for stdout); default: cli")
-    parser.add_argument("--fail-on", choices=["blocker", "warning"], default="blocker",
-                        help="gate: fail on a not-ready target (blocker, default) or also on warnings")
-    parser.add_argument("--fail-under", type=float, metavar="SCORE", help="gate: fail when a target scores below")
+                        help="judge only this scenario (repeatable); default: every scenario the target's roles "
+                             "take part in")
+    add_output_options(parser)
+    parser.add_argument("--fail-on", choices=list(FAIL_ON), default="blocker",
+                        help="gate: fail on a not-ready target (blocker, default), also on warnings, or also on "
+                             "any finding that could not be judged (error)")
+    parser.add_argument("--allow-unjudged", action="store_true",
+                        help="gate: a blocker that could not be judged does not fail the gate (recorded)")
+    parser.add_argument("--soft-fail", action="store_true",
+                        help="exit 0 whatever the gate says; the report is unchanged and records it")
+    parser.add_argument("--fail-under", type=SCORE, metavar="SCORE", help="gate: fail when a target scores below")
     parser.add_argument("--show", choices=["failed", "all"], default="failed",
                         help="console display only: failed/error/waived findings (default) or all")
     parser.add_argument("--rules", action="append", default=[], type=Path, metavar="PACK.yaml",
@@ -60,9 +93,9 @@ def _add_judging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--management-server", metavar="HOST",
                         help="the management server protected machines must reach on 443 and 9443")
     plan = parser.add_argument_group("planning inputs (sizing, cache and retention rules)")
-    plan.add_argument("--planned-machines", type=int, metavar="N",
+    plan.add_argument("--planned-machines", type=COUNT, metavar="N",
                       help="machines to protect through the management server (MS-SIZE-001)")
-    plan.add_argument("--daily-change-gb", type=float, metavar="GB",
+    plan.add_argument("--daily-change-gb", type=AMOUNT, metavar="GB",
                       help="daily data change of those machines in GB (MS-SIZE-001)")
     plan.add_argument("--cache-drive", default="C:", metavar="X:",
                       help="install/cache volume of the management server (default C:)")
@@ -81,15 +114,21 @@ def build_parser() -> Parser:
     _add_collection_options(scan_p)
     _add_judging_options(scan_p)
     scan_p.add_argument("--save-facts", type=Path, metavar="PATH", help="also write the collected facts here")
-    scan_p.add_argument("--workers", type=int, default=16, help="targets collected at once (default 16)")
+    scan_p.add_argument("--workers", type=WORKERS, default=16, help="targets collected at once (default 16)")
 
     eval_p = sub.add_parser("evaluate", help="judge saved facts again, with no network")
-    eval_p.add_argument("facts_file", type=Path, metavar="FACTS.json")
+    eval_p.add_argument("inputs", nargs="+", metavar="FILE",
+                        help="saved facts files (--save-facts) and RVTools exports (.xlsx), globs too; judged as one "
+                             "estate, views of one machine merged")
     _add_judging_options(eval_p)
 
     facts_p = sub.add_parser("facts", help="collect and print facts as JSON (nothing is judged)")
     _add_collection_options(facts_p)
     facts_p.add_argument("--role", action="append", default=[], metavar="ROLE")
+    facts_p.add_argument("--raw", type=Path, metavar="OUT",
+                         help="also write the Windows probe's raw output to OUT (a directory: one file per target)")
+    facts_p.add_argument("--mask", action="store_true",
+                         help="with --raw: replace host names, domain, users, addresses, MACs and serials")
 
     rules_p = sub.add_parser("rules", help="list, show or check rules")
     rules_sub = rules_p.add_subparsers(dest="rules_command", required=True, parser_class=Parser)
@@ -101,14 +140,20 @@ def build_parser() -> Parser:
         rules_user.add_argument("--rules", action="append", default=[], type=Path, metavar="PACK.yaml")
     check_p = rules_sub.add_parser("check", help="validate rule pack files")
     check_p.add_argument("paths", nargs="+", type=Path, metavar="PACK.yaml")
+    add_commands(sub)
+    for command_parser in sub.choices.values():
+        add_log_options(command_parser)
     return parser
 
 
 def _add_collection_options(parser: argparse.ArgumentParser) -> None:
     """What every collecting command takes: targets, timeouts, SSH/inventory and network-check options."""
     parser.add_argument("targets", nargs="*", metavar="TARGET", help="local:// (default), ssh://, winrm://, vcenter://")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds a probe may run (default 120)")
-    parser.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to connect (default 10)")
+    parser.add_argument("--timeout", type=SECONDS, default=120.0, help="seconds a probe may run (default 120)")
+    parser.add_argument("--connect-timeout", type=SECONDS, default=10.0, help="seconds to connect (default 10)")
+    parser.add_argument("--deadline", type=SECONDS, metavar="SECONDS",
+                        help="a target's whole budget (connect, log in, probe, read); past it the connection is "
+                             "closed and the target is unknown (default: 4 x connect timeout + timeout)")
     _add_ssh_options(parser)
     _add_network_options(parser)
 
@@ -116,8 +161,9 @@ def _add_collection_options(parser: argparse.ArgumentParser) -> None:
 def _add_ssh_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("estates and SSH targets")
     group.add_argument("-i", "--inventory", type=Path, metavar="FILE",
-                       help="hosts to scan: readiness YAML, Ansible INI/YAML inventory, or one host per line")
-    group.add_argument("--limit", metavar="PATTERN", help="only these inventory hosts/groups (Ansible syntax)")
+                       help="hosts to scan: readiness YAML, Ansible INI/YAML inventory or inventory directory, "
+                            "or one host per line")
+    group.add_argument("-l", "--limit", metavar="PATTERN", help="only these inventory hosts/groups (Ansible syntax)")
     group.add_argument("--ssh-config", type=Path, metavar="FILE", help="ssh_config to read (default ~/.ssh/config)")
     group.add_argument("--accept-new-host-keys", action="store_true",
                        help="trust and record unknown SSH host keys (never changed ones); recorded in the report")
@@ -127,12 +173,15 @@ def _add_ssh_options(parser: argparse.ArgumentParser) -> None:
 def _add_network_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("network checks")
     group.add_argument("--endpoints", type=Path, metavar="FILE", help="endpoints file (format of the shipped one)")
-    group.add_argument("--proxy", metavar="URL", help="proxy for the network checks (default: the environment's)")
+    group.add_argument("--proxy", metavar="URL", help="proxy for the network checks, http://[USER@]HOST:PORT "
+                       "(password: READINESS_PROXY_PASSWORD or a prompt, never the URL; default: the environment's)")
     group.add_argument("--no-proxy", action="store_true", help="connect directly, ignoring proxy variables")
+    group.add_argument("--vcenter", metavar="HOST", help="the vCenter/ESXi host a management server must reach on "
+                       "443 (VC-NET-001), checked from the machine scanned")
     group.add_argument("--dns-server", metavar="IP[:PORT]", help="resolver for the DNS evidence (default: system)")
     group.add_argument("--port-check-host", metavar="HOST", help="host that listens on every port checked")
     group.add_argument("--time-url", metavar="URL", help="HTTPS URL whose Date header is the reference clock")
-    group.add_argument("--network-timeout", type=float, default=5.0, help="seconds per network step (default 5)")
+    group.add_argument("--network-timeout", type=SECONDS, default=5.0, help="seconds per network step (default 5)")
     group.add_argument("--ca-bundle", type=Path, metavar="PEM", help="CA bundle to verify TLS against")
     group.add_argument("--insecure", action="store_true",
                        help="do not verify TLS certificates of vCenter/WinRM (recorded in the report)")
@@ -143,8 +192,13 @@ def _add_network_options(parser: argparse.ArgumentParser) -> None:
                     help="judge only VMs in this VM folder (name or path glob, repeatable)")
     vc.add_argument("--cluster", action="append", default=[], metavar="NAME",
                     help="judge only VMs running in this cluster (glob, repeatable)")
-    vc.add_argument("--master-target", metavar="VM",
-                    help="the failback master target VM, judged against the selected VMs")
+    vc.add_argument("--master-target", action="append", default=[], metavar="VM",
+                    help="failback master target VM name or glob (repeatable: a Linux and a Windows one); each is "
+                         "judged against the selected VMs of its OS family")
+    vc.add_argument("--perf-window", type=float, default=7.0, metavar="DAYS",
+                    help="days of vCenter statistics read for IOPS and daily change (default 7; the finest "
+                         "historical interval holding them is used)")
+    vc.add_argument("--no-perf", action="store_true", help="do not read vCenter performance statistics")
 
 
 def load_network(args: argparse.Namespace) -> NetworkSettings:
@@ -154,19 +208,21 @@ def load_network(args: argparse.Namespace) -> NetworkSettings:
         data = load_yaml(source.read_text()) or {}
         endpoints = [Endpoint(id=e["id"], url=e["url"], requirement=e["requirement"], pattern=e.get("pattern", ""))
                      for e in data.get("endpoints", [])]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise UsageError(f"cannot read endpoints file {source}: {exc}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"cannot read endpoints file {source}: {' '.join(str(exc).split())}") from None
     catalog = default_catalog()
     for endpoint in endpoints:
         if endpoint.requirement not in catalog.requirements:
             raise UsageError(f"endpoints file {source}: {endpoint.id} cites unknown requirement {endpoint.requirement}")
+    proxy_url, proxy_password = proxy_flag(args.proxy, args.no_proxy)
     net = NetworkSettings(
         endpoints=endpoints,
         port_check_host=args.port_check_host or data.get("port_check_host", "portquiz.net"),
         outbound_ports=list(data.get("outbound_ports", [443, 9443, 80])),
         listener_ports=list(data.get("listener_ports", [443, 9443])),
         time_url=args.time_url if args.time_url is not None else (data.get("time_url") or ""),
-        proxy="" if args.no_proxy else args.proxy,
+        proxy=proxy_url,
+        proxy_password=proxy_password,
         dns_servers=[args.dns_server] if args.dns_server else [],
         ca_bundle=str(args.ca_bundle) if args.ca_bundle else None,
         timeout_s=args.network_timeout,
@@ -199,18 +255,21 @@ def check_vocabulary(roles: list[str], scenarios: list[str]) -> None:
 def _settings(args: argparse.Namespace) -> ScanSettings:
     settings = ScanSettings(roles=args.role, scenarios=getattr(args, "scenario", []), network=load_network(args),
                             connect_timeout_s=args.connect_timeout, command_timeout_s=args.timeout,
+                            target_deadline_s=args.deadline,
                             ca_bundle=args.ca_bundle, insecure=args.insecure,
-                            management_server=getattr(args, "management_server", None),
+                            management_server=getattr(args, "management_server", None), vcenter=args.vcenter,
                             ssh_config=args.ssh_config, accept_new_host_keys=args.accept_new_host_keys,
                             become=args.become, vm_patterns=args.vm, vm_folders=args.folder,
-                            vm_clusters=args.cluster, master_target=args.master_target)
+                            vm_clusters=args.cluster, master_targets=args.master_target,
+                            perf_window_days=None if args.no_perf else args.perf_window)
+    if not args.no_perf and not 0 < args.perf_window <= 366:
+        raise UsageError(f"--perf-window takes 0 to 366 days (got {args.perf_window})")
     if args.insecure:
         settings.notes.append("TLS certificate verification was turned off (--insecure)")
-    if args.accept_new_host_keys:
-        settings.notes.append("unknown SSH host keys were accepted and recorded in known_hosts "
-                              "(--accept-new-host-keys, like StrictHostKeyChecking=accept-new)")
     if args.ssh_config is not None and not args.ssh_config.is_file():
         raise UsageError(f"--ssh-config {args.ssh_config}: no such file")
+    if args.ca_bundle is not None and not args.ca_bundle.is_file():
+        raise UsageError(f"--ca-bundle {args.ca_bundle}: no such file")
     return settings
 
 
@@ -240,35 +299,73 @@ def _saving(facts: Iterator[TargetFacts], path: Path | None) -> Iterator[TargetF
         writer.close()
 
 
+def plan_from(args: argparse.Namespace) -> Plan:
+    """The planning inputs of the command line, checked (they are not collected facts)."""
+    for flag, value in (("--planned-machines", args.planned_machines), ("--daily-change-gb", args.daily_change_gb)):
+        if value is not None and value < 0:
+            raise UsageError(f"{flag} must not be negative (got {value})")
+    for flag, drive in (("--cache-drive", args.cache_drive), ("--retention-drive", args.retention_drive)):
+        if not re.fullmatch(r"[A-Za-z]:", drive):
+            raise UsageError(f"{flag} takes a drive letter like C: (got {drive!r})")
+    return Plan(planned_machines=args.planned_machines, daily_change_gb=args.daily_change_gb,
+                cache_drive=args.cache_drive, retention_drive=args.retention_drive,
+                keep_ip_on_failover=args.keep_ip_on_failover)
+
+
+def _judging(args: argparse.Namespace, rules: list[Rule]) -> tuple[JudgeOptions, GateOptions, OutputOptions]:
+    """The judging, gate and display flags, turned into values once (checked before anything is scanned)."""
+    options = JudgeOptions(rules=tuple(rules), scenarios=tuple(dict.fromkeys(args.scenario)),
+                           waivers=tuple(load_waivers(args.waivers, known_ids(rules))), plan=plan_from(args),
+                           management_server=args.management_server,
+                           catalog_scenarios=tuple(sorted(default_catalog().scenarios)))
+    gate_options = GateOptions(fail_on=args.fail_on, fail_under=args.fail_under,
+                               allow_unjudged=args.allow_unjudged, soft_fail=args.soft_fail)
+    return options, gate_options, output_options(args)
+
+
+#: Blockers not judged named on stderr before the rest is left to the report (an estate can have thousands).
+UNJUDGED_LINES = 20
+
+
+def _finish(result: GateResult, gate_options: GateOptions) -> int:
+    """The exit code; blockers that could not be judged are named on stderr, so a gate never passes (or fails)
+    on them silently."""
+    accepted = " (accepted: --allow-unjudged)" if gate_options.allow_unjudged else ""
+    for line in result.unjudged[:UNJUDGED_LINES]:
+        print(f"readiness: blocker not judged{accepted}: {line}", file=sys.stderr)
+    if len(result.unjudged) > UNJUDGED_LINES:
+        print(f"readiness: ... and {len(result.unjudged) - UNJUDGED_LINES} more blocker(s) not judged (each target's "
+              "`unjudged` in the JSON report lists them all)", file=sys.stderr)
+    return result.exit_code
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     started, started_at = time.monotonic(), now_iso()
     check_vocabulary(args.role, args.scenario)
-    if args.workers < 1:
-        raise UsageError("--workers must be at least 1")
     targets = _targets(args.targets, args)
     rules = select_rules(args.rules)
     settings = _settings(args)
-    args.reporter_specs = [parse_reporter(r) for r in args.reporter or ["cli"]]
-    check_destinations(args.reporter_specs)
-    load_waivers(args.waivers)
+    specs = parse_reporters(args.reporter)
+    options, gate_options, output = _judging(args, rules)
     facts = _saving(scan(targets, settings, rules, workers=args.workers), args.save_facts)
-    return judge_and_report(facts, args, rules, settings.notes, started, started_at, total=len(targets))
+    facts = merge_stream(facts, {t.scheme for t in targets})  # a vCenter VM and its guest scan: one machine
+    result = judge_and_report(facts, options, specs, output, gate_options, settings.notes, started, started_at,
+                              total=len(targets))
+    return _finish(result, gate_options)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     started, started_at = time.monotonic(), now_iso()
     check_vocabulary(args.role, args.scenario)
     rules = select_rules(args.rules)
-    args.reporter_specs = [parse_reporter(r) for r in args.reporter or ["cli"]]
-    check_destinations(args.reporter_specs)
-    targets = list(read_facts(args.facts_file))
-    if not targets:
-        raise UsageError(f"{args.facts_file} holds no targets")
+    specs = parse_reporters(args.reporter)
+    options, gate_options, output = _judging(args, rules)
+    targets, notes = read_inputs(args.inputs)
     for target in targets:
         if args.role:
             target.roles = list(args.role)
-    notes = sorted({note for t in targets for note in t.notes})
-    return judge_and_report(targets, args, rules, notes, started, started_at)
+    result = judge_and_report(targets, options, specs, output, gate_options, notes, started, started_at)
+    return _finish(result, gate_options)
 
 
 def cmd_facts(args: argparse.Namespace) -> int:
@@ -276,6 +373,11 @@ def cmd_facts(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.collect_all = True
     targets = _targets(args.targets, args)
+    if args.mask and args.raw is None:
+        raise UsageError("--mask needs --raw OUT")
+    if args.raw is not None and len(targets) > 1 and not args.raw.is_dir():
+        raise UsageError(f"--raw {args.raw}: several targets need an existing directory")
+    settings.raw_output, settings.raw_mask = args.raw, args.mask
     rules = list(default_rules())
     collected = [t.to_json() for t in scan(targets, settings, rules)]
     print(json.dumps({**facts_header(), "targets": collected}, indent=2))
@@ -313,15 +415,17 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"scan": cmd_scan, "evaluate": cmd_evaluate, "facts": cmd_facts, "rules": cmd_rules}
+COMMANDS = {"scan": cmd_scan, "evaluate": cmd_evaluate, "facts": cmd_facts, "rules": cmd_rules, **OUTPUT_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        start_logging(args)
         return COMMANDS[args.command](args)
     except ReadinessError as exc:
-        print(f"readiness: error: {exc}", file=sys.stderr)
+        # one line whatever the message (a YAML error quoted in it spans several): the contract of exit 2
+        print("readiness: error: " + "; ".join(p.strip() for p in str(exc).splitlines() if p.strip()), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("readiness: interrupted", file=sys.stderr)

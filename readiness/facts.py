@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from readiness import __version__
 from readiness.errors import UsageError
+from readiness.factschema import target_problem
 
 SCHEMA_VERSION = 1
 KIND = "readiness-facts"
@@ -80,7 +81,11 @@ def write_facts(path: Path, targets: Iterable[TargetFacts]) -> None:
 
 
 def read_facts(path: Path) -> Iterator[TargetFacts]:
-    """Load a saved facts file; raise UsageError when it is not one."""
+    """Load a saved facts file; raise UsageError when it is not one.
+
+    Each target is checked against the schema generated from checks/facts.yaml (readiness/factschema.py)
+    before it is built, so a wrong type is one line naming its JSON path instead of a crash in judging.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -94,9 +99,9 @@ def read_facts(path: Path) -> Iterator[TargetFacts]:
                          f"(this readiness reads {SCHEMA_VERSION})")
     targets = data.get("targets")
     if not isinstance(targets, list):
-        raise UsageError(f"{path}: \"targets\" must be a list")
+        raise UsageError(f"{path}: $.targets must be a list")
     for index, entry in enumerate(targets):
-        try:
-            yield TargetFacts.from_json(entry)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"{path}: target #{index + 1} is malformed: {exc}") from None
+        problem = target_problem(entry, index)
+        if problem:
+            raise UsageError(f"{path}: target #{index + 1} is malformed: {problem}")
+        yield TargetFacts.from_json(entry)

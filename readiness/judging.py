@@ -1,88 +1,95 @@
-"""Judge collected facts and hand the report to the reporters: waivers, planning inputs, the estate target."""
+"""Judge collected facts and stream the report to the reporters: waivers, planning inputs, the estate target, gate.
+
+The command line resolves its flags once into a `JudgeOptions` and a `GateOptions`; nothing here reads an
+argparse namespace.
+"""
 
 from __future__ import annotations
 
-import argparse
-import re
+import dataclasses
 import time
 from collections.abc import Iterable
-from datetime import date
-from pathlib import Path
+from dataclasses import dataclass, field
 
-import yaml
-
-from readiness.catalog import default_catalog
-from readiness.engine import Waiver, judge_target
-from readiness.errors import UsageError
+from readiness.engine import Waiver, judge_target, target_scenarios
 from readiness.estate import digest, estate_target
 from readiness.facts import TargetFacts
-from readiness.gate import gate
+from readiness.gate import GateOptions, GateResult, gate
 from readiness.progress import ScanProgress
-from readiness.report import build_report, target_entry
-from readiness.reporters import ReporterSpec, emit
+from readiness.report import build_report, report_header, target_entry
+from readiness.reporters import OutputOptions, ReporterSpec, ReportStream
 from readiness.rulepack import Rule
 from readiness.settings import Plan
-from readiness.util import load_yaml
+from readiness.waiverfile import load_waivers  # noqa: F401  (moved; re-exported for the CLI)
+
+#: Exit code of a scan stopped with Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
-def load_waivers(path: Path | None) -> list[Waiver]:
-    """Waivers: id, justification (required), targets (glob), expires (YYYY-MM-DD)."""
-    if path is None:
-        return []
-    try:
-        data = load_yaml(path.read_text()) or []
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"cannot read waivers file {path}: {exc}") from None
-    waivers = []
-    for index, entry in enumerate(data if isinstance(data, list) else [None]):
-        if not isinstance(entry, dict) or not entry.get("id") or not str(entry.get("justification", "")).strip():
-            raise UsageError(f"{path}: waiver #{index + 1} needs an id and a justification")
-        expires = entry.get("expires")
-        if expires is not None and not isinstance(expires, date):
-            try:
-                expires = date.fromisoformat(str(expires))
-            except ValueError:
-                raise UsageError(f"{path}: waiver #{index + 1} expires {expires!r} is not YYYY-MM-DD") from None
-        waivers.append(Waiver(id=str(entry["id"]), justification=str(entry["justification"]).strip(),
-                              targets=str(entry.get("targets", "*")), expires=expires))
-    return waivers
+@dataclass(frozen=True)
+class JudgeOptions:
+    """What judging needs, resolved once from the command line."""
+
+    rules: tuple[Rule, ...]
+    scenarios: tuple[str, ...] = ()  # --scenario; empty: each target's roles decide
+    waivers: tuple[Waiver, ...] = ()
+    plan: Plan = field(default_factory=Plan)
+    management_server: str | None = None
+    catalog_scenarios: tuple[str, ...] = ()  # every scenario of the catalog, for the report header
 
 
-def plan_from(args: argparse.Namespace) -> Plan:
-    """The planning inputs of the command line, checked (they are not collected facts)."""
-    for flag, value in (("--planned-machines", args.planned_machines), ("--daily-change-gb", args.daily_change_gb)):
-        if value is not None and value < 0:
-            raise UsageError(f"{flag} must not be negative (got {value})")
-    for flag, drive in (("--cache-drive", args.cache_drive), ("--retention-drive", args.retention_drive)):
-        if not re.fullmatch(r"[A-Za-z]:", drive):
-            raise UsageError(f"{flag} takes a drive letter like C: (got {drive!r})")
-    return Plan(planned_machines=args.planned_machines, daily_change_gb=args.daily_change_gb,
-                cache_drive=args.cache_drive, retention_drive=args.retention_drive,
-                keep_ip_on_failover=args.keep_ip_on_failover)
+def _judge(target: TargetFacts, options: JudgeOptions, plan: dict[str, object]) -> dict[str, object]:
+    findings = judge_target(target, options.rules, options.scenarios, options.waivers, options.management_server,
+                            plan=plan)
+    return target_entry(target, findings, target_scenarios(options.rules, target.roles, options.scenarios))
 
 
-def judge_and_report(facts: Iterable[TargetFacts], args: argparse.Namespace, rules: list[Rule],
-                     notes: list[str], started: float, started_at: str, total: int = 0) -> int:
-    """Judge each target as it arrives (with a progress bar on a terminal), render every reporter."""
-    specs: list[ReporterSpec] = args.reporter_specs
-    waivers = load_waivers(args.waivers)
-    plan = plan_from(args).as_facts()
+def _estate_entry(digests: list[dict[str, object]], options: JudgeOptions,
+                  plan: dict[str, object]) -> dict[str, object]:
+    """The estate's entry: judged on the digests; `unknown` with the reason when no machine could be read."""
+    whole = estate_target(digests)
+    if not digests:
+        whole.error = "no machine of this run could be read, so nothing about the set can be judged"
+    return _judge(whole, options, plan)
+
+
+def judge_and_report(facts: Iterable[TargetFacts], options: JudgeOptions, specs: list[ReporterSpec],
+                     output: OutputOptions, gate_options: GateOptions, notes: list[str], started: float,
+                     started_at: str, total: int = 0) -> GateResult:
+    """Judge each target as it arrives and stream it to every reporter (with a progress bar on a terminal);
+    then judge the estate, gate the report and finish it."""
+    plan = options.plan.as_facts()
+    header_scenarios = list(options.scenarios or options.catalog_scenarios)
     entries = []
     digests = []
-    with ScanProgress(total, enabled=None if total > 1 else False) as progress:
-        for target in facts:
-            entries.append(target_entry(target, judge_target(target, rules, args.scenario, waivers,
-                                                             args.management_server, plan=plan)))
-            if (summary := digest(target)) is not None:
-                digests.append(summary)
-            progress.advance(entries[-1])
-    estate = None
-    if len(entries) > 1:  # requirements about the set, not one machine (capacity, failback set, policy groups)
-        whole = estate_target(digests)
-        estate = target_entry(whole, judge_target(whole, rules, args.scenario, waivers, args.management_server,
-                                                  plan=plan))
-    report = build_report(entries, started_at=started_at, duration_s=time.monotonic() - started,
-                          scenarios=args.scenario or sorted(default_catalog().scenarios), notes=notes,
-                          rules_count=len(rules), estate=estate)
-    emit(specs, report, {"show": args.show})
-    return gate(report, args.fail_on, args.fail_under)
+    with ReportStream(specs, output) as stream, ScanProgress(total, enabled=None if total > 1 else False) as bar:
+        stream.begin(report_header(started_at=started_at, scenarios=header_scenarios, rules_count=len(options.rules)))
+        interrupted = False
+        try:
+            for target in facts:
+                entry = _judge(target, options, plan)
+                stream.add(entry)
+                entries.append({**entry, "findings": []})  # streamed already: keep the verdict, not the findings
+                if (summary := digest(target)) is not None:
+                    digests.append(summary)
+                bar.advance(entry)
+        except KeyboardInterrupt:  # Ctrl-C: what finished is reported, marked interrupted (scan.py abandons the rest)
+            interrupted = True
+            notes = [*notes, f"interrupted (Ctrl-C) after {len(entries)} of {total or '?'} targets: targets still "
+                             "being collected were abandoned and are not in this report"]
+        # Requirements about the set, not one machine (capacity, failback set, policy groups).
+        estate = _estate_entry(digests, options, plan) if len(entries) > 1 else None
+        if not options.scenarios:
+            judged = {r["scenario"] for e in entries for r in e["scenario_results"]}  # type: ignore[attr-defined]
+            notes = [*notes, "no --scenario given: each target was judged in the scenarios its roles take part "
+                             f"in ({', '.join(s for s in header_scenarios if s in judged) or 'none'}); "
+                             "see scenario_results"]
+        report = build_report(entries, started_at=started_at, duration_s=time.monotonic() - started,
+                              scenarios=header_scenarios, notes=notes, rules_count=len(options.rules), estate=estate)
+        result = gate(report, gate_options)
+        if interrupted:
+            report["interrupted"] = True
+            result = dataclasses.replace(result, exit_code=EXIT_INTERRUPTED)
+        report["gate"] = result.record(gate_options)
+        stream.end(report)
+    return result

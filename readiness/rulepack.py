@@ -21,7 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from readiness.catalog import SEVERITIES, Catalog, default_catalog
 from readiness.errors import UsageError
 from readiness.expressions import compile_expression, relative_roots, root_paths
-from readiness.util import load_yaml
+from readiness.util import load_yaml, read_text, yaml_line
 from rules import PACK_DIR
 
 TEMPLATES = SandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
@@ -48,12 +48,13 @@ PACK_SCHEMA: dict[str, Any] = {
                 "roles": _STR_LIST,
                 "scenarios": _STR_LIST,
                 "when": {"type": "string"},
+                "when_false": {"enum": ["not-applicable", "fail"]},
                 "check": {"type": "string"},
                 "evidence": {"type": "object", "additionalProperties": {"type": "string"}},
                 "params": {"type": "object"},
                 "message": {"type": "object", "additionalProperties": False, "required": ["pass", "fail"],
                             "properties": {"pass": {"type": "string"}, "fail": {"type": "string"},
-                                           "not_applicable": {"type": "string"}}},
+                                           "not_applicable": {"type": "string"}, "error": {"type": "string"}}},
                 "remediation": {"type": "object", "additionalProperties": False, "required": ["text"],
                                 "properties": {"text": {"type": "string"}, "command": {"type": "string"},
                                                "url": {"type": "string"}}},
@@ -91,6 +92,9 @@ class Rule:
     templates: dict[str, Any] = field(default_factory=dict, repr=False)
     fact_paths: set[str] = field(default_factory=set)
     when_paths: set[str] = field(default_factory=set)  # what the applies-when expression reads
+    #: What a false applies-when means: "not-applicable" (the usual), or "fail" for a rule that defines what a
+    #: role's machine must be (MS-OS-001: a Linux machine judged as management server is not one, it fails).
+    when_false: str = "not-applicable"
 
     def template(self, name: str) -> Any:
         """The compiled message template, or None when the rule has no such message."""
@@ -116,7 +120,8 @@ class Rule:
         return {
             "id": self.id, "pack": self.pack, "requirements": self.requirements, "title": self.title,
             "severity": self.severity, "roles": self.roles, "scenarios": self.scenarios,
-            "rationale": self.rationale, "when": self.when_text, "check": self.check_text,
+            "rationale": self.rationale, "when": self.when_text, "when_false": self.when_false,
+            "check": self.check_text,
             "evidence": self.evidence_text, "params": self.params, "remediation": self.remediation,
             "source": self.source, "file": self.path,
         }
@@ -163,7 +168,10 @@ def _build_rule(raw: dict[str, Any], pack: str, path: str, catalog: Catalog) -> 
         params=dict(raw.get("params") or {}), message=dict(raw["message"]),
         remediation={k: " ".join(v.split()) if k == "text" else v.strip() for k, v in raw["remediation"].items()},
         source=raw.get("source") or "; ".join(r.source for r in reqs), path=path,
+        when_false=raw.get("when_false", "not-applicable"),
     )
+    if rule.when_false == "fail" and not rule.when_text:
+        raise UsageError(f"{where}: when_false: fail needs a when condition")
     expressions = {"check": rule.check_text, **{f"evidence.{k}": v for k, v in rule.evidence_text.items()}}
     if rule.when_text:
         expressions["when"] = rule.when_text
@@ -196,24 +204,34 @@ def _build_rule(raw: dict[str, Any], pack: str, path: str, catalog: Catalog) -> 
 def load_pack(path: Path, catalog: Catalog | None = None) -> list[Rule]:
     """Load and validate one rule pack file."""
     catalog = catalog or default_catalog()
+    text = read_text(path, "rule file")
     try:
-        data = load_yaml(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"cannot read rule file {path}: {exc.strerror}") from None
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
+        line = f":{mark.line + 1}" if mark else ""
         raise UsageError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     try:
         PACK_VALIDATOR.validate(data)
     except jsonschema.ValidationError as exc:
-        location = "/".join(str(p) for p in exc.absolute_path)
+        where = list(exc.absolute_path)
+        location = "/".join(str(p) for p in where)
         rule_hint = ""
-        if len(exc.absolute_path) >= 2 and exc.absolute_path[0] == "rules":
-            rule_id = (data["rules"][exc.absolute_path[1]] or {}).get("id", f"#{exc.absolute_path[1] + 1}")
-            rule_hint = f" rule {rule_id}"
-        raise UsageError(f"{path}:{rule_hint} invalid at {location or 'top level'}: {exc.message}") from None
-    return [_build_rule(raw, data["pack"], str(path), catalog) for raw in data["rules"]]
+        if len(where) >= 2 and where[0] == "rules":
+            raw = data["rules"][where[1]]
+            rule_id = raw.get("id") if isinstance(raw, dict) else None
+            rule_hint = f" rule {rule_id or f'#{where[1] + 1}'}"
+        message = exc.message if len(exc.message) <= 160 else exc.message[:157] + "..."
+        raise UsageError(f"{path}:{yaml_line(text, where)}:{rule_hint} invalid at {location or 'top level'}: "
+                         f"{message}") from None
+    rules = []
+    for index, raw in enumerate(data["rules"]):
+        try:
+            rules.append(_build_rule(raw, data["pack"], str(path), catalog))
+        except UsageError as exc:  # name the line of the rule, as for a schema error
+            raise UsageError(str(exc).replace(f"{path}:", f"{path}:{yaml_line(text, ['rules', index])}:", 1)) \
+                from None
+    return rules
 
 
 def load_rules(paths: list[Path] | None = None, catalog: Catalog | None = None) -> list[Rule]:

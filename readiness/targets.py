@@ -51,6 +51,17 @@ class Target:
         return self.name or self.options.get("name") or self.host or "localhost"
 
 
+def timeout_problem(value: object) -> str | None:
+    """Why a per-target timeout (`?timeout=`, `timeout:` in an inventory) is unusable, or None."""
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        return f"timeout {value!r} is not a number of seconds"
+    if not 0 < seconds < float("inf"):
+        return f"timeout must be more than 0 seconds (got {value})"
+    return None
+
+
 def parse_target(text: str) -> Target:
     """Parse a target URI; raise `UsageError` for anything unknown or unsafe."""
     if "://" not in text:
@@ -71,6 +82,8 @@ def parse_target(text: str) -> Target:
             allowed = ", ".join(sorted(QUERY_KEYS[scheme])) or "none"
             raise UsageError(f"unknown query key {key!r} for {scheme}:// targets (allowed: {allowed})")
         options[key] = value
+    if "timeout" in options and (problem := timeout_problem(options["timeout"])):
+        raise UsageError(f"target {text!r}: {problem}")
     try:
         port = parts.port
     except ValueError as exc:

@@ -112,7 +112,8 @@ def dnsmasq(records: dict[str, str], workdir: Path) -> Iterator[str]:
 
 @contextmanager
 def tinyproxy(workdir: Path, *, user: str, password: str, deny: list[str]) -> Iterator[str]:
-    """tinyproxy from Debian on 127.0.0.1, with Basic auth and a deny filter; yields its URL with credentials."""
+    """tinyproxy from Debian on 127.0.0.1, with Basic auth and a deny filter; yields its URL with the user name
+    only (the password goes through READINESS_PROXY_PASSWORD, never a command line)."""
     port = free_port()
     filters = workdir / "tinyproxy.filter"
     filters.write_text("".join(f"{pattern}\n" for pattern in deny))
@@ -133,7 +134,7 @@ def tinyproxy(workdir: Path, *, user: str, password: str, deny: list[str]) -> It
                 break
             except OSError:
                 time.sleep(0.05)
-        yield f"http://{user}:{password}@127.0.0.1:{port}"
+        yield f"http://{user}@127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=5)

@@ -49,8 +49,7 @@ SECTION_PROGRAMS = {
     "systemctl_ssh": "systemctl",
     "chkconfig_sshd": "chkconfig",
     "iptables": "iptables-save",
-    "firewalld": "firewall-cmd",
-    "ufw": "ufw",
+    "firewalld_state": "firewall-cmd",
     "vmware_toolbox": "vmware-toolbox-cmd",
 }
 
@@ -108,6 +107,7 @@ def test_probe_sections_match_the_captured_commands(name: str, probe_outputs: di
     captured = load_commands(name)
     assert f"{M} end {UNCAPTURED_RC}\n" not in out, "a stub was called with arguments that were not captured"
     assert out.startswith(f"{M} cmd probe\n")
+    assert out.endswith(f"{M} done\n"), "the probe must end with its trailer line"
     for section, program in SECTION_PROGRAMS.items():
         if program in captured:
             assert f"{M} cmd {section}\n" in out, f"{section}: {program} is captured but did not run"
@@ -145,3 +145,29 @@ def test_roots_are_valid_chroot_directories(probe_outputs: dict[str, str]) -> No
             st = os.stat(p)
             assert st.st_uid == 0 and not st.st_mode & 0o022, f"{p} would be refused as a ChrootDirectory"
         assert Path(root, "dev/null").is_char_device()
+
+
+def _section_text(out: str, name: str) -> str:
+    start = out.index(f"{M} cmd {name}\n") + len(f"{M} cmd {name}\n")
+    return out[start:out.index(f"\n{M} end ", start)]
+
+
+@pytest.mark.parametrize("name", FIXTURE_HOSTS)
+def test_probe_sends_only_listening_sockets(name: str, probe_outputs: dict[str, str]) -> None:
+    lines = [line for line in _section_text(probe_outputs[name], "listening_tcp").splitlines() if line.strip()]
+    assert lines and all(line.split()[3] == "0A" for line in lines), lines
+    assert f"{M} file /proc/net/tcp\n" not in probe_outputs[name]
+
+
+def test_established_connections_do_not_reach_the_output(probe_outputs: dict[str, str]) -> None:
+    """5000 more ESTABLISHED sockets on the target leave the probe's output as it was (filtered on the target)."""
+    name = "centos-6.6"
+    root = build_root(name, default_root_dir(name).with_name(f"{name}-busy"))
+    tcp = root / "proc/net/tcp"
+    established = "".join(f"{i + 10:5d}: 1701140A:0016 0500140A:{i + 1024:04X} 01 00000000:00000000 02:000A7B4C "
+                          f"00000000     0        0 {20000 + i} 4 ffff880037a49400 20 4 31 10 -1\n"
+                          for i in range(5000))
+    tcp.write_text(tcp.read_text() + established)
+    busy = run_probe(root)
+    assert _section_text(busy, "listening_tcp") == _section_text(probe_outputs[name], "listening_tcp")
+    assert abs(len(busy) - len(probe_outputs[name])) < 64  # only the clock line may differ

@@ -7,6 +7,7 @@ endpoints file pointing at the local peers, and checks the findings by rule ID.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -14,8 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from checks.clock import skew
+from checks.linux import netprobe
 from readiness.cli import main
+from readiness.settings import Endpoint, NetworkSettings, ScanSettings
 from tests.netpeers import closed_port, dnsmasq, https_server, tcp_listener, tinyproxy
 from tests.pki import TestCA
 
@@ -124,8 +130,11 @@ def test_management_server_reachability(peers: dict[str, Any], tmp_path: Path) -
     assert finding["status"] == "pass", finding
 
 
-def test_through_an_authenticating_proxy(peers: dict[str, Any], tmp_path: Path) -> None:
-    """tinyproxy with Basic auth passes one endpoint and filters the other; the password is never recorded."""
+def test_through_an_authenticating_proxy(peers: dict[str, Any], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """tinyproxy with Basic auth passes one endpoint and filters the other; the password (from the environment,
+    never the URL) is never recorded."""
+    monkeypatch.setenv("READINESS_PROXY_PASSWORD", "pr0xy-s3cret")
     issued = peers["ca"].issue("127.0.0.1", "127.0.0.4")
     with https_server(issued) as open_port, https_server(issued, host="127.0.0.4") as blocked_port, \
             tinyproxy(tmp_path, user="scanner", password="pr0xy-s3cret", deny=[r"^127\.0\.0\.4$"]) as proxy:
@@ -148,3 +157,105 @@ def test_through_an_authenticating_proxy(peers: dict[str, Any], tmp_path: Path) 
     assert "proxy answered" in unreachable[0]["tcp_error"]
     # The clock came from the endpoint that answered through the proxy.
     assert findings["RN008"]["status"] == "pass"
+
+
+def test_a_password_in_the_proxy_url_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["scan", "--proxy", "http://scanner:pr0xy-s3cret@127.0.0.1:3128", "--role", "management-server"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "READINESS_PROXY_PASSWORD" in err
+    assert "pr0xy-s3cret" not in err
+
+
+@pytest.mark.parametrize("value", ["ftp://127.0.0.1:21", "http://127.0.0.1", "http://127.0.0.1:port", "http://:3128"])
+def test_a_malformed_proxy_is_a_usage_error(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", "--proxy", value, "--role", "management-server"]) == 2
+    assert capsys.readouterr().err.startswith("readiness: error: --proxy")
+
+
+# -- parsers are total: whatever a server or a target sends, a value or a recorded gap, never an exception ---------
+
+DATES = st.one_of(
+    st.text(max_size=60),
+    st.builds("{}, {:02d} {} {} {:02d}:{:02d}:{:02d} {}".format,
+              st.sampled_from(["Mon", "Wed", "Xyz"]), st.integers(0, 99), st.sampled_from(["Jan", "Dec", "Foo"]),
+              st.integers(-10, 10**30), st.integers(0, 99), st.integers(0, 99), st.integers(0, 99),
+              st.sampled_from(["GMT", "+0000", "-2359", "+9999", "UT", ""])))
+
+
+@settings(max_examples=300, deadline=None)
+@given(date=DATES, epoch=st.one_of(st.none(), st.integers(-(10**20), 10**20), st.floats()))
+def test_clock_skew_is_total(date: str, epoch: float | None) -> None:
+    result = skew("https://clock.test/", date, epoch, None)
+    assert set(result) >= {"reference", "skew_s", "error"}
+    assert (result["skew_s"] is None) != (result["error"] is None)
+    if result["skew_s"] is not None:
+        assert math.isfinite(result["skew_s"])
+
+
+def test_a_huge_year_in_the_date_header_is_a_recorded_error() -> None:
+    for date in ("Wed, 02 Dec 99999999 18:00:00 GMT", "Wed, 02 Dec 99999999999999999999999 18:00:00 GMT"):
+        result = skew("https://clock.test/", date, 1.0e9, None)
+        assert result["skew_s"] is None and result["error"].startswith("unreadable Date header"), result
+
+
+NET_SETTINGS = ScanSettings(management_server="10.0.0.5", network=NetworkSettings(
+    endpoints=[Endpoint(id="srs", url="https://srs.test/", requirement="MS-URL-001")], port_check_host="p.test",
+    outbound_ports=[443, 9443], time_url="https://clock.test/"))
+RECORD = st.lists(st.one_of(st.text(alphabet="\tnp0123456789e.:-/abc_ ", max_size=12), st.sampled_from(
+    ["np", "tools", "dns", "tcp", "http", "env", "done", "endpoint", "e0", "port", "lan", "time", "p.test:443",
+     "10.0.0.5:443", "1", "0", "", "-1", "--5", "²", "curl=1", "bash=0"])), max_size=10).map("\t".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.one_of(RECORD, st.just(netprobe.MARK_END), st.text(max_size=40)), max_size=25))
+def test_the_network_probe_parser_is_total(lines: list[str]) -> None:
+    facts, gaps = netprobe.parse_net("\n".join(lines), NET_SETTINGS)
+    assert set(facts) == {"connectivity", "lan"}
+    assert all(isinstance(reason, str) and reason for reason in gaps.values())
+    if netprobe.MARK_END not in lines:
+        assert "connectivity.endpoints" in gaps and "lan.ports" in gaps
+
+
+def test_a_check_that_never_reported_back_is_unknown_not_failed() -> None:
+    """The trailer arrived, but one port check's records did not: that section is a gap, the others stand."""
+    raw = "\n".join([
+        "np\ttools\tbash=1\tcurl=1\twget=0\tnc=0\tgetent=1\tnslookup=0\ttimeout=1",
+        "np\tdns\tsrs.test\t1\t127.0.0.1\t3\t\tgetent",
+        "np\ttcp\tendpoint\te0\tsrs.test\t443\t1\t4\t\tbash",
+        "np\thttp\te0\t200\t9\t\t1700000000\tok\tcurl\tWed, 02 Dec 2026 18:00:00 GMT",
+        "np\tdone\tendpoint\te0",
+        "np\ttcp\tport\tp.test:443\tp.test\t443\t1\t2\t\tbash", "np\tdone\tport\tp.test:443",
+        "np\ttcp\tlan\t10.0.0.5:443\t10.0.0.5\t443\t0\t2\trefused\tbash", "np\tdone\tlan\t10.0.0.5:443",
+        "np\ttcp\tlan\t10.0.0.5:9443\t10.0.0.5\t9443\t0\t2\trefused\tbash", "np\tdone\tlan\t10.0.0.5:9443",
+        "np\thttp\ttime\t200\t9\t\t1700000000\tok\tcurl\tWed, 02 Dec 2026 18:00:00 GMT",
+        "np\tdone\ttime\ttime", netprobe.MARK_END])
+    facts, gaps = netprobe.parse_net(raw, NET_SETTINGS)
+    assert set(gaps) == {"connectivity.outbound_ports"}, gaps
+    assert "p.test:9443 (port) did not report back" in gaps["connectivity.outbound_ports"]
+    assert facts["connectivity"]["endpoints"][0]["reachable"] is True
+    assert [p["ok"] for p in facts["lan"]["ports"]] == [False, False]
+
+
+def test_the_proxy_password_reaches_curl_only_through_its_stdin_config() -> None:
+    net = NetworkSettings(proxy="http://scan%40ner@proxy.test:3128", proxy_password='p"a\\ss')
+    config = netprobe.curl_proxy_config(net)
+    assert config == 'proxy = "http://proxy.test:3128"\nproxy-user = "scan@ner:p\\"a\\\\ss"'
+    assert net.proxy_with_password() == "http://scan%40ner:p%22a%5Css@proxy.test:3128"
+    assert "a\\ss" not in repr(net) and "a\\ss" not in repr(ScanSettings(network=net))
+    plan = netprobe.plan(ScanSettings(network=net, management_server="10.0.0.5"), False, {"lan"})
+    assert plan is not None and "--proxy" not in plan.script
+
+
+def test_the_management_server_reaches_vcenter_on_443(peers: dict[str, Any]) -> None:
+    """VC-NET-001 (RN050): a real listener on 443 passes, the same address without one fails, no --vcenter is n/a."""
+    host = "127.0.0.51"
+    path = endpoints_file(peers, "vcenter", [], time_url="")
+    with tcp_listener(host, 443):
+        _code, findings = run_scan(peers, path, "--vcenter", host)
+    assert findings["RN050"]["status"] == "pass", findings["RN050"]
+    assert findings["RN050"]["message"].startswith(f"reached {host} on 443")
+    _code, findings = run_scan(peers, path, "--vcenter", host)
+    assert findings["RN050"]["status"] == "fail" and "refused" in findings["RN050"]["message"], findings["RN050"]
+    assert findings["RN050"]["evidence"]["vcenter"] == host
+    _code, findings = run_scan(peers, path)
+    assert findings["RN050"]["status"] == "not-applicable"

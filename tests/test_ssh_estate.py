@@ -153,7 +153,8 @@ def local_verdicts(name: str, estate: dict[str, Any]) -> set[str]:
 def report(estate: dict[str, Any]) -> dict[str, Any]:
     start = time.monotonic()
     proc = readiness(estate, "-i", str(estate["inventory"]), "--management-server", MANAGEMENT,
-                     "--reporter", "cli", "json:r.json", packs=())  # the shipped rule packs
+                     "--reporter", "cli", "--reporter", "json:r.json",
+                     packs=())  # the shipped rule packs
     elapsed = time.monotonic() - start
     assert proc.returncode == 1, proc.stderr  # gate fails: some hosts are not ready
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout

@@ -8,20 +8,24 @@ which, inside the timeouts, and never leak the password.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paramiko
 import pytest
 
+from readiness.cli import main
 from readiness.facts import TargetFacts
 from readiness.rulepack import default_rules
 from readiness.scan import collect_target, scan
 from readiness.settings import Endpoint, NetworkSettings, ScanSettings
 from readiness.targets import parse_target
-from tests.netpeers import https_server, tcp_listener
+from tests.netpeers import https_server, tcp_listener, tinyproxy
 from tests.pki import TestCA
 from tests.sshd_hosts import SilentListener, SshLab, free_port
 
@@ -266,14 +270,16 @@ def test_network_is_measured_from_the_target_with_bash_and_curl(lab: SshLab, tmp
     ca = TestCA(tmp_path)
     issued = ca.issue("127.0.0.1")
     closed = free_port()
-    with https_server(None) as plain, https_server(issued) as tls, tcp_listener("127.0.0.1", 0) as open_port:
+    with https_server(None) as plain, https_server(issued) as tls, tcp_listener("127.0.0.1", 0) as open_port, \
+            tcp_listener("127.0.0.52", 443):
         net = NetworkSettings(endpoints=[
             Endpoint(id="web", url=f"http://127.0.0.1:{plain}/", requirement="MS-URL-001"),
             Endpoint(id="tls", url=f"https://127.0.0.1:{tls}/", requirement="MS-URL-001"),
             Endpoint(id="closed", url=f"https://127.0.0.1:{closed}/", requirement="MS-URL-001")],
             port_check_host="127.0.0.1", outbound_ports=[open_port, closed], timeout_s=2,
             time_url=f"http://127.0.0.1:{plain}/")
-        result = collect("ssh://plain", lab, network=net, roles=["process-server"], management_server="127.0.0.1")
+        result = collect("ssh://plain", lab, network=net, roles=["process-server"], management_server="127.0.0.1",
+                         vcenter="127.0.0.52")
     assert result.error is None, result.error
     conn = result.facts["connectivity"]
     web, untrusted, refused = conn["endpoints"]
@@ -286,3 +292,151 @@ def test_network_is_measured_from_the_target_with_bash_and_curl(lab: SshLab, tmp
     assert abs(conn["clock"]["skew_s"]) <= 2 and conn["clock"]["reference"] == f"http://127.0.0.1:{plain}/"
     # --management-server: 443 and 9443 on 127.0.0.1 (nothing there), from the target too.
     assert [(p["port"], p["ok"]) for p in result.facts["lan"]["ports"]] == [(443, False), (9443, False)]
+    # --vcenter (VC-NET-001): 443 on the named host, measured from the target as well.
+    vcenter = result.facts["lan"]["vcenter"]
+    assert (vcenter["host"], vcenter["port"], vcenter["ok"]) == ("127.0.0.52", 443, True), vcenter
+    assert not result.gaps, result.gaps
+
+
+def own_known_hosts(lab: SshLab, tmp_path: Path, lines: list[str]) -> Path:
+    """An ssh_config whose only known_hosts file holds `lines` (the lab's shared one stays untouched)."""
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(lines))
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host *\n  User {lab.user}\n  IdentityFile {lab.client_key}\n  UserKnownHostsFile {known}\n")
+    return config
+
+
+def public(key: Path) -> str:
+    return " ".join(Path(f"{key}.pub").read_text().split()[:2])
+
+
+def test_a_revoked_host_key_is_refused_even_with_accept_new(lab: SshLab, tmp_path: Path) -> None:
+    """As OpenSSH: @revoked wins over a plain line for the same key, and --accept-new-host-keys never adds it."""
+    port = lab.hosts["plain"].port
+    config = own_known_hosts(lab, tmp_path, [f"@revoked * {public(lab.host_key)}\n",
+                                             f"[127.0.0.1]:{port} {public(lab.host_key)}\n"])
+    before = (tmp_path / "known_hosts").read_text()
+    result = collect(f"ssh://127.0.0.1:{port}", lab, ssh_config=config, accept_new_host_keys=True)
+    assert result.error is not None and "is marked @revoked in known_hosts; refused" in result.error, result.error
+    assert (tmp_path / "known_hosts").read_text() == before and not result.notes
+
+
+def test_cert_authority_lines_say_certificates_are_not_verified_and_plain_keys_keep_working(
+        lab: SshLab, tmp_path: Path) -> None:
+    """A valid @cert-authority line used to make every SSH target 'internal error: InvalidHostKey'."""
+    plain, other = lab.hosts["plain"].port, lab.hosts["untrusted"].port
+    hashed = paramiko.HostKeys.hash_host(f"[127.0.0.1]:{plain}")
+    config = own_known_hosts(lab, tmp_path, [
+        f"@cert-authority * {public(lab.other_host_key)}\n",
+        f"@revoked elsewhere.example {public(lab.other_host_key)}\n",
+        "@unknown-marker * ssh-ed25519 AAAA\n",
+        f"{hashed} {public(lab.host_key)}\n"])
+    assert collect(f"ssh://127.0.0.1:{plain}", lab, ssh_config=config).error is None
+    refused = collect(f"ssh://127.0.0.1:{other}", lab, ssh_config=config, accept_new_host_keys=True)
+    assert refused.error is not None and "@cert-authority" in refused.error, refused.error
+    assert "cannot verify" in refused.error and "SHA256:" in refused.error
+
+
+def test_known_hosts_patterns_match_as_openssh_reads_them(lab: SshLab, tmp_path: Path) -> None:
+    """`*` and `?` are wildcards, `!` negates, and `[host]:port` is literal (not a character class)."""
+    port = lab.hosts["plain"].port
+    for pattern, trusted in ((f"[127.0.0.?]:{port}", True), ("*", True), (f"*,![127.0.0.1]:{port}", False),
+                             ("[127.0.0.1]:1", False)):
+        config = own_known_hosts(lab, tmp_path, [f"{pattern} {public(lab.host_key)}\n"])
+        result = collect(f"ssh://127.0.0.1:{port}", lab, ssh_config=config)
+        assert (result.error is None) is trusted, (pattern, result.error)
+
+
+def test_the_accepted_keys_note_appears_only_when_a_key_was_accepted(lab: SshLab, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    main(["scan", "ssh://plain", "--ssh-config", str(lab.ssh_config), "--accept-new-host-keys", "--role",
+          "protected-linux", "--reporter", f"json:{report}"])
+    data = json.loads(report.read_text())
+    text = json.dumps([data["notes"], [t["notes"] for t in data["targets"]]])
+    assert "accept" not in text, text
+
+
+SECRET = "pr0xy-Pa55-on-stdin-only"
+#: Stand-ins for the target's HTTP clients: each writes down its own command line (what `ps` shows for it)
+#: before doing its job; curl's stand-in also keeps the config it reads on stdin, wget's the proxy it was given.
+CURL_WRAPPER = """#!/bin/sh
+printf 'argv: %s\\n' "$0 $*" >> /rt/argv.log
+if [ "$1" = -K ]; then printf 'config: %s\\n' "$(cat)" >> /rt/stdin.log; fi
+exit 7
+"""
+WGET_WRAPPER = """#!/bin/sh
+printf 'argv: %s\\n' "$0 $*" >> /rt/argv.log
+printf 'proxy: %s\\n' "${http_proxy:-none}" >> /rt/stdin.log
+exec /bin/busybox wget "$@"
+"""
+
+
+class CmdlineWatch:
+    """Every command line on this machine (chroots included), sampled until stopped: a secret must be in none."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret, self.hits, self.samples = secret.encode(), [], 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for path in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    line = path.read_bytes()
+                except OSError:
+                    continue
+                if self.secret in line:
+                    self.hits.append(line.replace(b"\0", b" ").decode(errors="replace"))
+            self.samples += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.mark.parametrize("client", ["curl", "wget"])
+def test_the_proxy_password_is_on_no_command_line_of_the_target(lab: SshLab, tmp_path: Path, client: str,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """--proxy names the user; the password comes from the environment and reaches curl on stdin (-K -),
+    wget through its environment; no argv on the target (recorded by the clients) or here holds it."""
+    root = lab.distro_root("centos-6.6")
+    logs = root / "rt"
+    logs.mkdir(mode=0o1777)
+    logs.chmod(0o1777)
+    for name in ("curl", "wget"):
+        for folder in ("bin", "usr/bin"):
+            (root / folder / name).unlink(missing_ok=True)
+    wrapper = root / "bin" / client
+    wrapper.write_text(CURL_WRAPPER if client == "curl" else WGET_WRAPPER)
+    wrapper.chmod(0o755)
+    lab.start(f"argv-{client}", root=root)
+    monkeypatch.setenv("READINESS_PROXY_PASSWORD", SECRET)
+    with https_server(None) as web, tinyproxy(tmp_path, user="scanner", password=SECRET, deny=[]) as proxy:
+        endpoints = tmp_path / "endpoints.yaml"
+        endpoints.write_text(json.dumps({"endpoints": [{"id": "web", "url": f"http://127.0.0.1:{web}/",
+                                                        "requirement": "MS-URL-001"}],
+                                         "port_check_host": "127.0.0.1", "outbound_ports": []}))
+        watch = CmdlineWatch(SECRET)
+        try:
+            main(["scan", f"ssh://argv-{client}", "--ssh-config", str(lab.ssh_config), "--role", "process-server",
+                  "--endpoints", str(endpoints), "--proxy", proxy, "--network-timeout", "3", "--reporter",
+                  f"json:{tmp_path / 'report.json'}", "--save-facts", str(tmp_path / "facts.json")])
+        finally:
+            watch.stop()
+    recorded = (logs / "argv.log").read_text()
+    assert f"/bin/{client} " in recorded and SECRET not in recorded, recorded
+    assert watch.samples > 0 and not watch.hits, watch.hits
+    given = (logs / "stdin.log").read_text()
+    assert f'proxy-user = "scanner:{SECRET}"' in given if client == "curl" else f"scanner:{SECRET}@" in given
+    out = capsys.readouterr()
+    for text in ((tmp_path / "report.json").read_text(), (tmp_path / "facts.json").read_text(), out.out, out.err):
+        assert SECRET not in text
+    facts = json.loads((tmp_path / "facts.json").read_text())["targets"][0]["facts"]
+    [endpoint] = facts["connectivity"]["endpoints"]
+    assert endpoint["proxy"].startswith("http://***@127.0.0.1:")
+    if client == "wget":  # the real busybox wget went through the authenticating proxy: 200, not 407
+        assert endpoint["http"]["status"] == 200, endpoint

@@ -49,8 +49,8 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[vcsim.Simulator]:
 
 
 def scan(sim: vcsim.Simulator, out: Path, *extra: str) -> dict[str, Any]:
-    proc = run("scan", sim.uri(), "--ca-bundle", str(sim.bundle), "--reporter", "cli", f"json:{out}", *extra,
-               password=sim.password)
+    proc = run("scan", sim.uri(), "--ca-bundle", str(sim.bundle), "--reporter", "cli", "--reporter", f"json:{out}",
+               *extra, password=sim.password)
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr
     report = json.loads(out.read_text())
@@ -74,7 +74,9 @@ def verdicts(report: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def full(sim: vcsim.Simulator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return scan(sim, tmp_path_factory.mktemp("full") / "r.json", "--master-target", "mt-pvscsi")
+    # two master targets, one by name and one by glob: a Linux one (with defects) and a Windows one
+    return scan(sim, tmp_path_factory.mktemp("full") / "r.json", "--master-target", "mt-pvscsi",
+                "--master-target", "mt-win*")
 
 
 SEEDED = {  # VM -> requirement its seeded defect fails
@@ -90,8 +92,8 @@ def test_every_vm_and_host_is_a_target(full: dict[str, Any]) -> None:
     assert set(VMS) <= set(names)
     assert {"esx-free", "DC0_H0", "DC0_C0_H0", "DC0_C0_H1"} <= set(names)
     for vm in VMS:
-        # the --master-target VM (mt-pvscsi in this scan) is also judged as the master target
-        assert names[vm]["roles"] == (["vmware-vm", "master-target"] if vm == "mt-pvscsi" else ["vmware-vm"])
+        # the --master-target VMs (mt-pvscsi, mt-win-01 in this scan) are judged as master targets, not as protected VMs
+        assert names[vm]["roles"] == (["master-target"] if vm in ("mt-pvscsi", "mt-win-01") else ["vmware-vm"])
         assert names[vm]["target"].startswith("vcenter://readiness%40vsphere.local@127.0.0.1:") \
             and names[vm]["target"].endswith(f"/vm/{vm}")
     assert names["esx-free"]["roles"] == ["esxi-host"]
@@ -108,10 +110,19 @@ def test_seeded_vm_defect_fails_under_its_requirement(full: dict[str, Any], vm: 
         assert table[clean][requirement] == expected, (clean, requirement)
 
 
+#: Judged from vCenter's historical performance counters, which this simulator run does not enable: they cannot be
+#: judged here (an error finding), which is the only thing that may keep a clean VM from "ready".
+PERF_REQUIREMENTS = {"VM-IOPS-001", "VM-CHURN-001"}
+
+
 def test_clean_vms_are_ready(full: dict[str, Any]) -> None:
     by_name = {t["name"]: t for t in full["targets"]}
-    for clean in ("app-clean-01", "win-clean-01", "mt-lsi"):
-        assert by_name[clean]["status"] == "ready", by_name[clean]["findings"]
+    for clean in ("app-clean-01", "win-clean-01", "mt-lsi", "mt-win-01"):
+        findings = by_name[clean]["findings"]
+        assert not [f for f in findings if f["status"] == "fail"], (clean, findings)
+        unjudged = {req for f in findings if f["status"] == "error" for req in f["requirements"]}
+        assert unjudged <= PERF_REQUIREMENTS, (clean, unjudged)
+        assert by_name[clean]["status"] == "ready" or unjudged, (clean, by_name[clean]["status"])
 
 
 def test_each_vm_fails_only_its_own_defect(full: dict[str, Any]) -> None:
@@ -130,6 +141,7 @@ def test_bad_master_target_and_its_host(full: dict[str, Any]) -> None:
     assert table["esx-free"] == {"ESX-VER-001": "fail", "ESX-LIC-001": "fail"}
     assert table["DC0_C0_H0"] == {"ESX-VER-001": "pass", "ESX-LIC-001": "pass"}
     assert table[full["targets"][0]["name"]]["VC-DISC-001"] == "pass"
+    assert table[full["targets"][0]["name"]]["MT-OS-001"] == "pass"  # a Linux and a Windows master target
     pvscsi = next(t for t in full["targets"] if t["name"] == "mt-pvscsi")
     message = next(f["message"] for f in pvscsi["findings"] if f["requirements"] == ["MT-HOST-001"])
     assert "esx-free" in message and "nfs-free" in message
@@ -184,7 +196,8 @@ def test_facts_stay_inside_the_contract_and_hold_no_password(sim: vcsim.Simulato
 def test_wrong_password_is_unknown_without_echo(sim: vcsim.Simulator, tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     wrong = "not-the-Password-42"
-    proc = run("scan", sim.uri(), "--ca-bundle", str(sim.bundle), "--reporter", "cli", f"json:{out}", password=wrong)
+    proc = run("scan", sim.uri(), "--ca-bundle", str(sim.bundle), "--reporter", "cli", "--reporter", f"json:{out}",
+               password=wrong)
     assert proc.returncode == 3, proc.stderr
     report = json.loads(out.read_text())
     validate_report(report)
@@ -232,7 +245,7 @@ def test_closed_port_is_unknown(tmp_path: Path) -> None:
 def test_paging_follows_continue_retrieve(sim: vcsim.Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
     """The launcher pages like vCenter; a small page size must give the same inventory in more round trips."""
     monkeypatch.setenv("READINESS_VCENTER_PASSWORD", sim.password)
-    settings = ScanSettings(ca_bundle=sim.bundle, master_target="mt-lsi")
+    settings = ScanSettings(ca_bundle=sim.bundle, master_targets=["mt-lsi"])
     rules = load_pack(PACK_DIR / "vmware.yaml")
     one_page = collect_target(parse_target(sim.uri()), settings, rules)
     monkeypatch.setattr(inventory, "PAGE_SIZE", 4)

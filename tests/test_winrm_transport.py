@@ -12,20 +12,31 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from winrm.exceptions import WinRMOperationTimeoutError, WSManFaultError
+from winrm.protocol import Protocol
 
 from checks.windows.collector import build_script
 from readiness.errors import TargetError, UsageError
 from readiness.settings import ScanSettings
 from readiness.targets import parse_target
-from readiness.transports.winrm import BOOTSTRAP, PASSWORD_ENV, WinRMTransport, clean_clixml
-from tests.netpeers import closed_port
+from readiness.transports.winrm import BOOTSTRAP, PASSWORD_ENV, WinRMTransport, clean_clixml, encoded_command
+from tests.netpeers import closed_port, tcp_listener
 from tests.pki import TestCA
 from tests.reportschema import validate_report
-from tests.wsman_server import FAULT_SHELL_NOT_FOUND, Fault, WSManConfig, decoded_probe, wsman_endpoint
+from tests.wsman_server import (
+    FAULT_INVALID_INPUT_STREAM,
+    FAULT_SHELL_NOT_FOUND,
+    WINRM2_MAX_ENVELOPE,
+    Fault,
+    WSManConfig,
+    decoded_probe,
+    wsman_endpoint,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "windows"
 PASSWORD = "Sup3r-Secret!"
@@ -112,11 +123,26 @@ def test_wrong_password_is_a_401(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_basic_auth_over_https(tmp_path: Path, pki: dict, password: str) -> None:
-    with wsman_endpoint(WSManConfig(auth="basic", stdout=b"basic\r\n"), tmp_path, issued=pki["issued"]) as ep:
+    with wsman_endpoint(WSManConfig(basic=True, stdout=b"basic\r\n"), tmp_path, issued=pki["issued"]) as ep:
         winrm = transport(f"winrm://Administrator@127.0.0.1:{ep.port}?auth=basic", ca_bundle=pki["ca"].bundle)
         with winrm:
             assert winrm.run_script("x").stdout == "basic\r\n"
         assert set(ep.recorded.auth_headers) == {"Basic"}
+
+
+@pytest.mark.parametrize(("user", "basic", "why"), [
+    ("Administrator", False, "401 Basic is disabled"),  # the WinRM service default
+    ("CORP\\svc-scan", True, "401 Basic is for local accounts only"),
+    ("svc-scan@corp.example", True, "401 Basic is for local accounts only"),
+])
+def test_basic_is_off_by_default_and_for_local_accounts_only(tmp_path: Path, pki: dict, password: str, user: str,
+                                                            basic: bool, why: str) -> None:
+    users = {"Administrator": PASSWORD, "CORP\\svc-scan": PASSWORD, "svc-scan@corp.example": PASSWORD}
+    with wsman_endpoint(WSManConfig(basic=basic, users=users), tmp_path, issued=pki["issued"]) as ep:
+        uri = f"winrm://{user}@127.0.0.1:{ep.port}?auth=basic"
+        with pytest.raises(TargetError, match=r"authentication failed \(HTTP 401\)"):
+            transport(uri, ca_bundle=pki["ca"].bundle).open()
+        assert ep.recorded.rejected == [why] and not ep.recorded.actions
 
 
 def test_unreachable_host_is_a_clear_error(password: str) -> None:
@@ -195,9 +221,9 @@ def test_clixml_stderr_is_made_readable() -> None:
     assert clean_clixml("plain text") == "plain text"
 
 
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "readiness.cli", *args], capture_output=True, text=True,
-                          cwd=REPO, env={**os.environ, **env}, timeout=120, check=False)
+                          cwd=REPO, env={**os.environ, **env}, timeout=timeout, check=False)
 
 
 def test_scan_over_winrm_end_to_end(tmp_path: Path) -> None:
@@ -232,3 +258,121 @@ def test_scan_of_a_broken_probe_is_unknown_with_the_powershell_error(tmp_path: P
     (target,) = json.loads(report.read_text())["targets"]
     assert target["status"] == "unknown"
     assert "PowerShell probe failed (exit 1)" in target["error"] and "Access is denied" in target["error"]
+
+
+# ---------------------------------------------------------------- how real hosts behave (see tests/wsman_server.py)
+
+#: What the bootstrap read before: fine on PowerShell 3+, nothing on a 2.0 host.
+LEGACY_BOOTSTRAP = ("$readiness_b64=[Console]::In.ReadToEnd();"
+                    "& ([ScriptBlock]::Create([Text.Encoding]::UTF8.GetString("
+                    "[Convert]::FromBase64String($readiness_b64))))")
+
+
+def test_a_powershell_2_host_gives_stdin_only_to_a_bootstrap_that_reads_input(tmp_path: Path, password: str,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    output = fixture_bytes("win2008r2-sp1")
+    script = build_script(ScanSettings(), network=False)
+    with wsman_endpoint(WSManConfig(stdout=output, powershell=2), tmp_path) as ep:
+        uri = f"winrm://Administrator@127.0.0.1:{ep.port}?transport=http"
+        with transport(uri) as winrm:
+            assert winrm.run_script(script).stdout.encode() == output
+        assert ep.recorded.stdin_delivered is True and "$input" in ep.recorded.bootstrap
+        sent = len(ep.recorded.stdin)
+        monkeypatch.setattr("readiness.transports.winrm.BOOTSTRAP", LEGACY_BOOTSTRAP)
+        with transport(uri) as winrm:
+            assert winrm.run_script(script).stdout == ""  # what [Console]::In.ReadToEnd() gets on 2.0
+        assert ep.recorded.stdin_delivered is False and len(ep.recorded.stdin) == 2 * sent  # sent, never read
+
+
+def raw_protocol(port: int) -> Protocol:
+    return Protocol(endpoint=f"http://127.0.0.1:{port}/wsman", transport="ntlm", username="Administrator",
+                    password=PASSWORD, message_encryption="always", read_timeout_sec=30, operation_timeout_sec=20,
+                    server_cert_validation="ignore")
+
+
+def test_the_endpoint_holds_output_until_stdin_ends_and_refuses_input_after_it(tmp_path: Path) -> None:
+    """The fake host itself: a client that reads before closing stdin, or writes after, sees what Windows does."""
+    with wsman_endpoint(WSManConfig(stdout=b"done\r\n"), tmp_path) as ep:
+        protocol = raw_protocol(ep.port)
+        shell = protocol.open_shell()
+        command = protocol.run_command(shell, "powershell.exe", ["-EncodedCommand", encoded_command(BOOTSTRAP)])
+        protocol.send_command_input(shell, command, b"AAAA")
+        with pytest.raises(WinRMOperationTimeoutError):  # still reading stdin: no output yet
+            protocol.get_command_output_raw(shell, command)
+        protocol.send_command_input(shell, command, b"\r\n", end=True)
+        with pytest.raises(WSManFaultError) as fault:
+            protocol.send_command_input(shell, command, b"more")
+        assert fault.value.wsman_fault_code == FAULT_INVALID_INPUT_STREAM
+        assert protocol.get_command_output_raw(shell, command) == (b"done\r\n", b"", 0, True)
+        protocol.close_shell(shell)
+
+
+def test_sends_stay_under_the_winrm_2_envelope_and_a_bigger_one_is_refused(tmp_path: Path, password: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    script = "# " + "x" * 700_000  # far more than one 150 KB envelope
+    with wsman_endpoint(WSManConfig(stdout=b"ok\r\n"), tmp_path) as ep:
+        uri = f"winrm://Administrator@127.0.0.1:{ep.port}?transport=http"
+        with transport(uri) as winrm:
+            assert winrm.run_script(script).stdout == "ok\r\n"
+        assert decoded_probe(ep.recorded) == script and ep.recorded.actions.count("send") > 5
+        assert max(ep.recorded.request_sizes) <= WINRM2_MAX_ENVELOPE == 153600
+        assert not [why for why in ep.recorded.rejected if why.startswith("413")]
+        monkeypatch.setattr("readiness.transports.winrm.STDIN_CHUNK", 160 * 1024)  # a client that does not chunk
+        with transport(uri) as winrm, pytest.raises(TargetError, match="HTTP 413 from the server"):
+            winrm.run_script(script)
+        assert [why for why in ep.recorded.rejected if why.startswith("413 ")]
+
+
+def test_a_host_that_never_answers_a_receive_times_out_at_the_deadline(tmp_path: Path, password: str) -> None:
+    with wsman_endpoint(WSManConfig(hang=frozenset({"receive"})), tmp_path) as ep:
+        winrm = transport(f"winrm://Administrator@127.0.0.1:{ep.port}?transport=http", command_timeout_s=2)
+        # the last wait was cut to what was left of the 2 s, not pywinrm's 30 s read timeout
+        with winrm, pytest.raises(TargetError, match=r"timed out after 2 s \(--timeout\): .*request within [0-2] s"):
+            winrm.run_script("x")
+        assert ep.recorded.actions[-1] == "receive"  # nothing was sent to the silent host afterwards
+        assert not ep.recorded.deleted_shells and not ep.recorded.signals
+
+
+def test_a_host_that_accepts_tcp_and_never_answers_tls_fails_within_the_connect_timeout(password: str) -> None:
+    with tcp_listener("127.0.0.1", 0) as port, pytest.raises(
+            TargetError, match=r"no answer to the TLS handshake or first request within 1 s"):
+        transport(f"winrm://Administrator@127.0.0.1:{port}", connect_timeout_s=1).open()
+
+
+def test_close_from_another_thread_unblocks_a_receive_in_flight(tmp_path: Path, password: str) -> None:
+    """What scan.py's watchdog does at a target's deadline: the worker's blocked read returns at once."""
+    with wsman_endpoint(WSManConfig(hang=frozenset({"receive"})), tmp_path) as ep:
+        winrm = transport(f"winrm://Administrator@127.0.0.1:{ep.port}?transport=http", command_timeout_s=600)
+        winrm.open()
+        watchdog = threading.Timer(1.0, winrm.close)
+        watchdog.start()
+        with pytest.raises(TargetError) as failure:
+            winrm.run_script("x")
+        watchdog.join()
+        winrm.close()  # the worker's own close afterwards: nothing more is sent to the silent host
+    assert "within" not in str(failure.value)  # cut by close(), not by a read timeout
+    assert ep.recorded.actions[-1] == "receive" and not ep.recorded.deleted_shells
+
+
+def test_scan_reports_silent_hosts_unknown_and_judges_the_good_one(tmp_path: Path) -> None:
+    """Through the real CLI: a good host (a PowerShell 2.0 one), one that never answers a Receive, one that
+    never answers TLS."""
+    good = WSManConfig(stdout=fixture_bytes("win2012r2-dhcp"), powershell=2)
+    with wsman_endpoint(good, tmp_path / "good") as ok, \
+            wsman_endpoint(WSManConfig(hang=frozenset({"receive"})), tmp_path / "hang") as hung, \
+            tcp_listener("127.0.0.1", 0) as silent:
+        report = tmp_path / "r.json"
+        proc = run_cli("scan", f"winrm://Administrator@127.0.0.1:{ok.port}?transport=http",
+                       f"winrm://Administrator@127.0.0.1:{hung.port}?transport=http",
+                       f"winrm://Administrator@127.0.0.1:{silent}", "--timeout", "3", "--connect-timeout", "2",
+                       "--role", "management-server", "--reporter", f"json:{report}", env={PASSWORD_ENV: PASSWORD},
+                       timeout=60)  # without deadlines the hung host alone holds the scan for minutes
+    data = json.loads(report.read_text())
+    validate_report(data)
+    by_port = {t["target"].rsplit(":", 1)[1].split("?")[0]: t for t in data["targets"]}
+    assert by_port[str(ok.port)]["status"] == "not-ready" and by_port[str(ok.port)]["error"] is None
+    assert by_port[str(hung.port)]["status"] == "unknown"
+    assert "WinRM probe timed out after 3 s (--timeout)" in by_port[str(hung.port)]["error"]
+    assert by_port[str(silent)]["status"] == "unknown"
+    assert "no answer to the TLS handshake or first request within 2 s" in by_port[str(silent)]["error"]
+    assert proc.returncode == 1, proc.stderr  # the good host is not ready; the others are reported, not fatal

@@ -8,6 +8,26 @@ NTLM acceptor) or Basic, decrypts and encrypts NTLM-sealed messages
 (multipart/encrypted, MS-WSMV 2.2.9.1.1) on plain HTTP, answers SOAP faults
 and 401s, and splits output over several Receive answers.
 
+Where a real host behaves in a way a client can get wrong, the endpoint does the same, each from a source:
+
+- PowerShell 2.0 host (`powershell=2`): powershell.exe 2.0 drains redirected stdin into the pipeline
+  whatever the command is, so only a bootstrap that reads `$input` gets the probe; any other (e.g.
+  `[Console]::In.ReadToEnd()`) gets nothing and the command prints nothing (StackStorm, rackspace-
+  monitoring-agent #403, psake #72, puppetlabs-powershell #6; Ansible's bootstrap reads `$input`).
+- Output is held until stdin is closed (the command is still reading it): a Receive before the Send with
+  End="true" waits out its OperationTimeout and gets the w:TimedOut fault 2150858793 (MS-WSMV 3.1.4.14
+  Receive; pywinrm retries that code).
+- A Send after the end of stdin is refused with ERROR_WSMAN_SHELL_INVALID_INPUT_STREAM 2150859147
+  (winerror.h; MS-WSMV 3.1.4.13 Send).
+- Basic is off unless enabled (WinRM service default Auth/Basic=false) and, when on, works for local
+  accounts only: Windows checks Basic credentials against the local SAM, domain accounts need Negotiate
+  or Kerberos (IWSManConnectionOptions::put_UserName, "a local account with Basic authentication").
+  Anything else is a 401.
+- A request larger than MaxEnvelopeSizekb × 1024 bytes is refused with HTTP 413 (MS-WSMV 2.2.4.10
+  ConfigType: the setting also limits client request packets; 150 KB = 153600 bytes on WinRM 2.0 /
+  Server 2008 R2, 500 KB later; Windows answers 413, ansible.windows #391 and #620).
+- `hang` holds chosen actions open without an answer (a host that stopped answering).
+
 It runs nothing.  A command is answered with output captured beforehand (a
 probe fixture), and the server records what it was sent (command line,
 decoded stdin, shell options) so tests can check the transport sent the probe
@@ -29,60 +49,50 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import spnego
 
 from tests.pki import Issued
+from tests.wsman_messages import (
+    ACTIONS,
+    BOUNDARY,
+    DONE,
+    FAULT_INVALID_INPUT_STREAM,
+    FAULT_SHELL_NOT_FOUND,
+    FAULT_TIMED_OUT,
+    NS,
+    RUNNING,
+    SHELL_URI,
+    SPNEGO_ENCRYPTED,
+    WINRM2_MAX_ENVELOPE,
+    Fault,
+    encoded_script,
+    envelope,
+    fault_envelope,
+    is_domain_account,
+    reads_input,
+)
 
-NS = {
-    "s": "http://www.w3.org/2003/05/soap-envelope",
-    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-    "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
-    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
-}
-SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
-ACTIONS = {
-    "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create": "create",
-    "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete": "delete",
-    "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command": "command",
-    "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send": "send",
-    "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive": "receive",
-    "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal": "signal",
-}
-DONE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
-RUNNING = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"
-TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
-BOUNDARY = b"--Encrypted Boundary"
-SPNEGO_ENCRYPTED = "application/HTTP-SPNEGO-session-encrypted"
-#: Real WinRM fault codes (MS-WSMV / winerror.h): shell not found, operation timeout, access denied.
-FAULT_SHELL_NOT_FOUND = 2150858843
-FAULT_TIMED_OUT = 2150858793
-
-
-@dataclass
-class Fault:
-    """A SOAP fault to answer an action with."""
-
-    code: int
-    reason: str
-    subcode: str = "w:InternalError"
-    status: int = 500
+__all__ = ["FAULT_INVALID_INPUT_STREAM", "FAULT_SHELL_NOT_FOUND", "WINRM2_MAX_ENVELOPE", "Fault", "Recorded",
+           "WSManConfig", "WSManEndpoint", "decoded_probe", "wsman_endpoint"]
 
 
 @dataclass
 class WSManConfig:
     """How the endpoint behaves: credentials, what it replays, which faults it injects."""
 
+    #: Accounts; a name with a domain (DOMAIN\\user or user@domain) is a domain account.
     users: dict[str, str] = field(default_factory=lambda: {"Administrator": "Sup3r-Secret!"})
-    auth: str = "ntlm"  # ntlm | basic
+    basic: bool = False  # Auth/Basic of the WinRM service: off by default
+    powershell: int = 5  # 2: a Server 2008 R2 host, whose powershell.exe withholds stdin from [Console]::In
+    hang: frozenset[str] = frozenset()  # actions held open, never answered
     stdout: bytes = b""
     stderr: bytes = b""
     exit_code: int = 0
     chunk: int = 4096  # stdout bytes per Receive answer: bigger outputs take several Receives
     timeouts_first: int = 0  # Receive answers "timed out, no output yet" this many times first
     faults: dict[str, Fault] = field(default_factory=dict)  # action name -> fault
-    max_envelope: int = 153600
+    max_envelope: int = WINRM2_MAX_ENVELOPE
 
 
 @dataclass
@@ -94,6 +104,10 @@ class Recorded:
     commands: list[tuple[str, list[str]]] = field(default_factory=list)
     stdin: bytes = b""
     stdin_ended: bool = False
+    bootstrap: str = ""  # the -EncodedCommand script, decoded
+    stdin_delivered: bool | None = None  # False: a PowerShell 2.0 host kept stdin from the bootstrap
+    request_sizes: list[int] = field(default_factory=list)  # bytes of every HTTP body carrying SOAP
+    rejected: list[str] = field(default_factory=list)  # why requests were refused (401, 413, faults)
     encrypted: list[bool] = field(default_factory=list)
     signals: list[str] = field(default_factory=list)
     open_shells: set[str] = field(default_factory=set)
@@ -101,30 +115,15 @@ class Recorded:
     auth_headers: list[str] = field(default_factory=list)
 
 
-def envelope(action: str, relates_to: str, body: str) -> bytes:
-    """A response envelope shaped like the ones Windows sends."""
-    return (
-        '<s:Envelope xml:lang="en-US" xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
-        'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
-        'xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer" '
-        'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" '
-        'xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell" '
-        'xmlns:p="http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd">'
-        f"<s:Header><a:Action>{action}</a:Action><a:MessageID>uuid:{uuid.uuid4()}</a:MessageID>"
-        "<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>"
-        f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo></s:Header><s:Body>{body}</s:Body></s:Envelope>"
-    ).encode()
+@dataclass
+class _Command:
+    """One running command: what it will print, how far Receive got, whether its stdin ended."""
 
-
-def fault_envelope(fault: Fault, relates_to: str) -> bytes:
-    body = (
-        f"<s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode><s:Value>{fault.subcode}</s:Value>"
-        f'</s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.reason)}</s:Text></s:Reason>'
-        '<s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" '
-        f'Code="{fault.code}" Machine="127.0.0.1"><f:Message>{escape(fault.reason)}</f:Message></f:WSManFault>'
-        "</s:Detail></s:Fault>"
-    )
-    return envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
+    stdout: bytes
+    stderr: bytes
+    exit_code: int
+    cursor: int = 0
+    stdin_ended: bool = False
 
 
 class _State:
@@ -134,8 +133,9 @@ class _State:
         self.config = config
         self.recorded = Recorded()
         self.lock = threading.Lock()
-        self.cursor: dict[str, int] = {}
+        self.commands: dict[str, _Command] = {}
         self.timeouts_left = config.timeouts_first
+        self.stopping = threading.Event()  # releases the requests held open by `hang`
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -158,9 +158,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _challenge(self) -> None:
-        offers = [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM")] if self.state.config.auth == "ntlm" \
-            else [("WWW-Authenticate", 'Basic realm="WSMAN"')]
+    def _challenge(self, why: str) -> None:
+        self.state.recorded.rejected.append(f"401 {why}")
+        offers = [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM")]
+        if self.state.config.basic:
+            offers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
         self._send(401, headers=offers)
 
     def do_POST(self) -> None:
@@ -172,17 +174,23 @@ class _Handler(BaseHTTPRequestHandler):
         header = self.headers.get("Authorization", "")
         if header:
             self.state.recorded.auth_headers.append(header.split(" ")[0])
-        config = self.state.config
-        if config.auth == "basic":
-            if not self._basic_ok(header):
-                self._challenge()
+        if header.startswith("Basic "):
+            why = self._basic_refusal(header)
+            if why:
+                self._challenge(why)
                 return
         elif header.startswith(("NTLM ", "Negotiate ")):
             kind, _, token = header.partition(" ")
             if not self._ntlm_step(kind, base64.b64decode(token)):
                 return
         elif not getattr(self, "ntlm", None) or not self.ntlm.complete:
-            self._challenge()
+            self._challenge("no credentials")
+            return
+        if raw:
+            self.state.recorded.request_sizes.append(len(raw))
+        if len(raw) > self.state.config.max_envelope:
+            self.state.recorded.rejected.append(f"413 {len(raw)} bytes > MaxEnvelopeSize")
+            self._send(413)
             return
         encrypted = self.headers.get("Content-Type", "").startswith("multipart/encrypted")
         if encrypted:
@@ -196,17 +204,22 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.state.recorded.encrypted.append(encrypted)
         status, answer = self._soap(raw)
+        if not status:  # held open until shutdown: the client gave up long ago
+            return
         if encrypted:
             self._send(status, self._seal(answer),
                        content_type=f'multipart/encrypted;protocol="{SPNEGO_ENCRYPTED}";boundary="Encrypted Boundary"')
         else:
             self._send(status, answer)
 
-    def _basic_ok(self, header: str) -> bool:
-        if not header.startswith("Basic "):
-            return False
+    def _basic_refusal(self, header: str) -> str:
+        """Why Basic credentials are refused ("" when they are accepted)."""
+        if not self.state.config.basic:
+            return "Basic is disabled"
         user, _, password = base64.b64decode(header[6:]).decode("utf-8", "replace").partition(":")
-        return self.state.config.users.get(user) == password
+        if is_domain_account(user):
+            return "Basic is for local accounts only"
+        return "" if self.state.config.users.get(user) == password else "wrong user or password"
 
     def _ntlm_step(self, kind: str, token: bytes) -> bool:
         """One leg of the NTLM handshake; True when the request is authenticated and may go on."""
@@ -260,8 +273,11 @@ class _Handler(BaseHTTPRequestHandler):
         if head is None or body is None or not message_id or action is None or resource != SHELL_URI:
             return 500, fault_envelope(Fault(2150858817, "The WS-Management service cannot process the request."),
                                        message_id)
-        if len(raw) > state.config.max_envelope:
-            return 500, fault_envelope(Fault(2150858819, "The envelope size exceeds MaxEnvelopeSize."), message_id)
+        if action in state.config.hang:
+            state.recorded.actions.append(action)
+            state.stopping.wait()  # never answer; the endpoint's shutdown lets the thread go
+            self.close_connection = True
+            return 0, b""
         with state.lock:
             state.recorded.actions.append(action)
             if action in state.config.faults:
@@ -291,21 +307,33 @@ class _Handler(BaseHTTPRequestHandler):
             "</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>")
 
     def _op_command(self, shell: str, body: ET.Element, message_id: str) -> tuple[int, bytes]:
+        state, config = self.state, self.state.config
         line = body.find("rsp:CommandLine", NS)
         command = line.findtext("rsp:Command", "", NS).strip() if line is not None else ""
         arguments = (line.findtext("rsp:Arguments", "", NS) if line is not None else "").split()
-        self.state.recorded.commands.append((command, arguments))
+        state.recorded.commands.append((command, arguments))
+        state.recorded.bootstrap = encoded_script(arguments)
+        delivered = config.powershell >= 3 or reads_input(state.recorded.bootstrap)
+        state.recorded.stdin_delivered = delivered
         command_id = str(uuid.uuid4()).upper()
-        self.state.cursor[command_id] = 0
+        # stdin withheld: the bootstrap decodes an empty string and runs an empty script, printing nothing
+        state.commands[command_id] = _Command(config.stdout, config.stderr, config.exit_code) if delivered \
+            else _Command(b"", b"", 0)
         return 200, envelope("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandResponse", message_id,
                              f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId></rsp:CommandResponse>")
 
     def _op_send(self, shell: str, body: ET.Element, message_id: str) -> tuple[int, bytes]:
         stream = body.find("rsp:Send/rsp:Stream", NS)
-        if stream is None or stream.get("Name") != "stdin" or stream.get("CommandId") not in self.state.cursor:
+        running = self.state.commands.get(stream.get("CommandId", "")) if stream is not None else None
+        if stream is None or stream.get("Name") != "stdin" or running is None:
             return 500, fault_envelope(Fault(2150858817, "The Send request names no known command."), message_id)
+        if running.stdin_ended:
+            self.state.recorded.rejected.append("send after the end of stdin")
+            return 500, fault_envelope(Fault(FAULT_INVALID_INPUT_STREAM, "The WinRM Shell client cannot process "
+                                             "the request. The input stream was already closed.",
+                                             subcode="w:InvalidParameter"), message_id)
         self.state.recorded.stdin += base64.b64decode(stream.text or "")
-        self.state.recorded.stdin_ended = stream.get("End") == "true"
+        running.stdin_ended = self.state.recorded.stdin_ended = stream.get("End") == "true"
         return 200, envelope("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SendResponse", message_id,
                              "<rsp:SendResponse/>")
 
@@ -313,29 +341,30 @@ class _Handler(BaseHTTPRequestHandler):
         state, config = self.state, self.state.config
         desired = body.find("rsp:Receive/rsp:DesiredStream", NS)
         command_id = desired.get("CommandId", "") if desired is not None else ""
-        if command_id not in state.cursor:
+        running = state.commands.get(command_id)
+        if running is None:
             return 500, fault_envelope(Fault(2150858817, "The Receive request names no known command."), message_id)
-        if state.timeouts_left:
-            state.timeouts_left -= 1
+        if state.timeouts_left or not running.stdin_ended:  # still waiting for stdin: nothing to give yet
+            state.timeouts_left = max(0, state.timeouts_left - 1)
             return 500, fault_envelope(Fault(FAULT_TIMED_OUT, "The WS-Management service cannot complete the "
                                              "operation within the time specified in OperationTimeout.",
                                              subcode="w:TimedOut"), message_id)
-        start = state.cursor[command_id]
-        chunk = config.stdout[start:start + config.chunk]
-        state.cursor[command_id] = start + len(chunk)
-        done = state.cursor[command_id] >= len(config.stdout)
+        start = running.cursor
+        chunk = running.stdout[start:start + config.chunk]
+        running.cursor = start + len(chunk)
+        done = running.cursor >= len(running.stdout)
         streams = ""
         if chunk:
             encoded = base64.b64encode(chunk).decode()
             streams += f'<rsp:Stream Name="stdout" CommandId="{command_id}">{encoded}</rsp:Stream>'
         if done:
-            if config.stderr:
+            if running.stderr:
                 streams += (f'<rsp:Stream Name="stderr" CommandId="{command_id}">'
-                            f"{base64.b64encode(config.stderr).decode()}</rsp:Stream>")
+                            f"{base64.b64encode(running.stderr).decode()}</rsp:Stream>")
             streams += (f'<rsp:Stream Name="stdout" CommandId="{command_id}" End="true"></rsp:Stream>'
                         f'<rsp:Stream Name="stderr" CommandId="{command_id}" End="true"></rsp:Stream>'
                         f'<rsp:CommandState CommandId="{command_id}" State="{DONE}">'
-                        f"<rsp:ExitCode>{config.exit_code}</rsp:ExitCode></rsp:CommandState>")
+                        f"<rsp:ExitCode>{running.exit_code}</rsp:ExitCode></rsp:CommandState>")
         else:
             streams += f'<rsp:CommandState CommandId="{command_id}" State="{RUNNING}"/>'
         return 200, envelope("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReceiveResponse", message_id,
@@ -380,6 +409,7 @@ def wsman_endpoint(config: WSManConfig, workdir: Path, issued: Issued | None = N
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(issued.cert, issued.key)
         server.socket = context.wrap_socket(server.socket, server_side=True)
+    workdir.mkdir(parents=True, exist_ok=True)
     users = workdir / "ntlm-users"
     users.write_text("".join(f":{user}:{password}\n" for user, password in config.users.items()))
     previous = os.environ.get("NTLM_USER_FILE")
@@ -390,6 +420,7 @@ def wsman_endpoint(config: WSManConfig, workdir: Path, issued: Issued | None = N
         yield WSManEndpoint(host=host, port=server.server_address[1], scheme="https" if issued else "http",
                             recorded=state.recorded, config=config)
     finally:
+        state.stopping.set()
         server.shutdown()
         server.server_close()
         if previous is None:

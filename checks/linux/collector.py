@@ -10,8 +10,6 @@ from checks.linux import netprobe
 from checks.linux.parse import parse_probe
 from readiness.errors import TargetError
 
-#: How long parsed output excerpts may be in an error message.
-
 
 def probe_script() -> str:
     """The POSIX sh probe, as shipped inside the package."""
@@ -36,7 +34,7 @@ class LinuxProbeCollector(Collector):
         result = ctx.transport.run_script(probe_script() + (net.script if net else ""), interpreter="sh")
         stdout, net_output = netprobe.split_output(result.stdout)
         try:
-            facts, gaps = parse_probe(stdout)
+            facts, gaps = parse_probe(stdout)  # TargetError when it ended early: the target is unknown
         except ValueError as exc:
             raise unparseable("garbage from the probe", result, exc) from None
         ctx.gaps.update(gaps)

@@ -10,14 +10,16 @@ shape the local collector emits.  Nothing is judged here.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from checks.clock import first_dated, skew
-from readiness.settings import ScanSettings
+from checks.connectivity import VCENTER_PORT
+from readiness.settings import NetworkSettings, ScanSettings
 from readiness.util import redact_url
 
 MARK_BEGIN = "@@readiness@@ net begin"
@@ -52,7 +54,7 @@ class NetPlan:
 
 
 def _no_lan(settings: ScanSettings) -> dict[str, Any]:
-    return {"lan": {"management_server": settings.management_server, "ports": []}}
+    return {"lan": {"management_server": settings.management_server, "ports": [], "vcenter": None}}
 
 
 def plan(settings: ScanSettings, is_local: bool, wanted: set[str] | None) -> NetPlan | None:
@@ -64,7 +66,7 @@ def plan(settings: ScanSettings, is_local: bool, wanted: set[str] | None) -> Net
     namespaces = frozenset(NAMESPACES if wanted is None else wanted & NAMESPACES)
     if is_local or not namespaces:
         return None
-    if namespaces == {"lan"} and not settings.management_server:
+    if namespaces == {"lan"} and not settings.management_server and not settings.vcenter:
         return NetPlan(settings=settings, script="", namespaces=namespaces)
     net = settings.network
     jobs: list[str] = []
@@ -78,16 +80,40 @@ def plan(settings: ScanSettings, is_local: bool, wanted: set[str] | None) -> Net
     if settings.management_server and "lan" in namespaces:
         for port in MANAGEMENT_PORTS:
             jobs.append(f"lan {_safe(settings.management_server, 'management server')} {port}")
+    if settings.vcenter and "lan" in namespaces:
+        jobs.append(f"vcenter {_safe(settings.vcenter, 'vCenter')} {VCENTER_PORT}")
     if net.time_url and "connectivity" in namespaces:
         jobs.append(f"time {_safe(net.time_url, 'time URL')}")
     inputs = {
         "NP_T": str(max(1, round(net.timeout_s))),
         "NP_PROXY": net.proxy or "",
         "NP_PROXY_SET": "1" if net.proxy is not None else "0",
+        "NP_CURL_CFG": curl_proxy_config(net),
+        "NP_PROXY_URL": net.proxy_with_password() or "",
         "NP_JOBS": "\n".join(jobs),
     }
     preamble = "".join(f"{k}={shlex.quote(v)}\n" for k, v in inputs.items())
     return NetPlan(settings=settings, script="\n" + preamble + netprobe_body(), namespaces=namespaces)
+
+
+def _curl_quoted(value: str) -> str:
+    """A curl config string: double quotes, with backslash escapes for what would end or bend it."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+def curl_proxy_config(net: NetworkSettings) -> str:
+    """curl's config (read from stdin with -K -) for the configured proxy: its password never reaches argv."""
+    if net.proxy is None:
+        return ""
+    if not net.proxy:
+        return 'noproxy = "*"'
+    parts = urlsplit(net.proxy if "://" in net.proxy else f"http://{net.proxy}")
+    bare = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    lines = [f"proxy = {_curl_quoted(bare)}"]
+    if parts.username is not None:
+        lines.append(f"proxy-user = {_curl_quoted(unquote(parts.username) + ':' + (net.proxy_password or ''))}")
+    return "\n".join(lines)
 
 
 def split_output(stdout: str) -> tuple[str, str | None]:
@@ -97,7 +123,7 @@ def split_output(stdout: str) -> tuple[str, str | None]:
 
 
 def _int(text: str) -> int | None:
-    return int(text) if text.strip().lstrip("-").isdigit() else None
+    return int(text) if re.fullmatch(r"-?[0-9]{1,18}", text.strip()) else None
 
 
 def _records(raw: str) -> dict[str, list[list[str]]]:
@@ -117,10 +143,11 @@ def parse_net(raw: str | None, settings: ScanSettings) -> tuple[dict[str, Any], 
     """netprobe.sh records -> `connectivity` and `lan` facts (same shape as checks/connectivity.py), gaps."""
     gaps: dict[str, str] = {}
     net = settings.network
-    lan: dict[str, Any] = {"management_server": settings.management_server, "ports": []}
-    if raw is None or MARK_END not in raw:
+    lan: dict[str, Any] = {"management_server": settings.management_server, "ports": [], "vcenter": None}
+    if raw is None or MARK_END not in raw.splitlines():
         reason = "the network probe did not run to the end on the target (timed out or cut short)"
-        for path in ("connectivity.endpoints", "connectivity.outbound_ports", "connectivity.clock", "lan.ports"):
+        for path in ("connectivity.endpoints", "connectivity.outbound_ports", "connectivity.clock", "lan.ports",
+                     "lan.vcenter"):
             gaps[path] = reason
         return {"connectivity": {"proxy": None, "proxy_source": "none", "endpoints": [], "outbound_ports": [],
                                  "clock": {"reference": None, "skew_s": None, "error": reason}}, "lan": lan}, gaps
@@ -176,9 +203,13 @@ def parse_net(raw: str | None, settings: ScanSettings) -> tuple[dict[str, Any], 
                           "reachable": status is not None})
     ports = [{"host": net.port_check_host, "port": int(p), **tcp_fact("port", f"{net.port_check_host}:{p}")}
              for p in net.outbound_ports]
+    if settings.vcenter:
+        lan["vcenter"] = {"host": settings.vcenter, "port": VCENTER_PORT,
+                          **tcp_fact("vcenter", f"{settings.vcenter}:{VCENTER_PORT}")}
     if settings.management_server:
         lan["ports"] = [{"host": settings.management_server, "port": p,
                          **tcp_fact("lan", f"{settings.management_server}:{p}")} for p in MANAGEMENT_PORTS]
+    gaps.update(_unfinished(records, net, settings))
     if endpoints and tools.get("curl") != "1" and tools.get("wget") != "1":
         gaps["connectivity.endpoints"] = "the target has no HTTP client (curl or wget) to test the URLs with"
     if tools.get("bash") != "1" and tools.get("curl") != "1" and tools.get("nc") != "1":
@@ -186,10 +217,32 @@ def parse_net(raw: str | None, settings: ScanSettings) -> tuple[dict[str, Any], 
         gaps["connectivity.outbound_ports"] = reason
         if settings.management_server:
             gaps["lan.ports"] = reason
+        if settings.vcenter:
+            gaps["lan.vcenter"] = reason
     connectivity = {"proxy": redact_url(proxy) if proxy else None, "proxy_source": proxy_source,
                     "endpoints": endpoints, "outbound_ports": ports,
                     "clock": _clock(endpoints, http.get("time"), net.time_url)}
     return {"connectivity": connectivity, "lan": lan}, gaps
+
+
+def _unfinished(records: dict[str, list[list[str]]], net: NetworkSettings, settings: ScanSettings) -> dict[str, str]:
+    """A gap for each section with a check whose `np done` line is missing: unknown, never a made-up failure."""
+    done = {(f[0], f[1]) for f in (_pad(r, 2) for r in records.get("done", []))}
+    expected: dict[str, list[tuple[str, str]]] = {
+        "connectivity.endpoints": [("endpoint", f"e{i}") for i in range(len(net.endpoints))],
+        "connectivity.outbound_ports": [("port", f"{net.port_check_host}:{p}") for p in net.outbound_ports],
+        "lan.ports": [("lan", f"{settings.management_server}:{p}") for p in MANAGEMENT_PORTS]
+        if settings.management_server else [],
+        "connectivity.clock": [("time", "time")] if net.time_url else [],
+        "lan.vcenter": [("vcenter", f"{settings.vcenter}:{VCENTER_PORT}")] if settings.vcenter else [],
+    }
+    gaps = {}
+    for path, checks in expected.items():
+        missing = [key for key in checks if key not in done]
+        if missing:
+            gaps[path] = (f"the network probe's check {missing[0][1]} ({missing[0][0]}) did not report back "
+                          f"({len(missing)} of {len(checks)} missing): unknown, not failed")
+    return gaps
 
 
 def _clock(endpoints: list[dict[str, Any]], time_rec: list[str] | None, time_url: str) -> dict[str, Any]:

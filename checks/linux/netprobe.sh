@@ -13,11 +13,16 @@
 #   np tcp    KIND KEY HOST PORT OK MS ERROR TOOL
 #   np http   KEY STATUS MS ERROR EPOCH TLS TOOL DATE     (TLS: ok|fail|none|unverified)
 #   np env    PROXY_SOURCE PROXY
+#   np done   KIND KEY        (a check's records are complete: printed with them, in one write)
+#   @@readiness@@ net end     (the trailer: every check finished; without it the whole probe is unknown)
 #
-# Inputs: NP_T (seconds per step), NP_PROXY (configured proxy or empty),
-# NP_PROXY_SET (1 when a proxy was configured, even empty = none), NP_JOBS, one
-# check per line: "endpoint KEY URL HOST PORT", "port HOST PORT", "lan HOST PORT",
-# "time URL".
+# Inputs: NP_T (seconds per step), NP_PROXY (configured proxy, a user name at
+# most, or empty), NP_PROXY_SET (1 when a proxy was configured, even empty =
+# none), NP_CURL_CFG (curl config lines for that proxy, password included: fed
+# to curl on stdin with -K -), NP_PROXY_URL (the same proxy with its password,
+# for wget's environment), NP_JOBS, one check per line: "endpoint KEY URL HOST
+# PORT", "port HOST PORT", "lan HOST PORT", "vcenter HOST PORT", "time URL".  No secret is ever put
+# on a command line: `ps` on the target shows none.
 
 printf '%s net begin\n' '@@readiness@@'
 np_has() { command -v "$1" >/dev/null 2>&1; }
@@ -139,6 +144,18 @@ np_tcp() {
   fi
 }
 
+# The configured proxy (or none) for wget, through its environment (it reads user:password from the
+# URL there); called inside the $(...) that runs wget, so it changes nothing else.
+np_wget_proxy() {
+  [ "$NP_PROXY_SET" = 1 ] || return 0
+  unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY no_proxy NO_PROXY
+  if [ -n "$NP_PROXY_URL" ]; then
+    http_proxy=$NP_PROXY_URL
+    https_proxy=$NP_PROXY_URL
+    export http_proxy https_proxy
+  fi
+}
+
 # np_http KEY URL: one GET (no redirects), its status, Date header and the target clock right after.
 np_http() {
   _key=$1
@@ -153,10 +170,11 @@ np_http() {
     _tool=curl
     set -- -sS -o /dev/null -D - --connect-timeout "$NP_T" -m "$((NP_T * 2))" -A readiness \
       -w 'NP-HTTP-STATUS %{http_code} %{ssl_verify_result}\n'  # (a leading @ would name a format file)
-    if [ "$NP_PROXY_SET" = 1 ] && [ -n "$NP_PROXY" ]; then set -- "$@" --proxy "$NP_PROXY"
-    elif [ "$NP_PROXY_SET" = 1 ]; then set -- "$@" --noproxy '*'
+    if [ "$NP_PROXY_SET" = 1 ]; then
+      _o=$(printf '%s\n' "$NP_CURL_CFG" | curl -K - "$@" "$_url" 2>&1)
+    else
+      _o=$(curl "$@" "$_url" 2>&1)
     fi
-    _o=$(curl "$@" "$_url" 2>&1)
     _rc=$?
     _epoch=$(date -u +%s)
     _status=$(printf '%s\n' "$_o" | sed -n 's/^NP-HTTP-STATUS \([0-9]*\) .*/\1/p' | tail -n 1)
@@ -173,9 +191,9 @@ np_http() {
   elif [ "$NP_WGET" = 1 ]; then
     _tool=wget
     if [ -n "$NP_WGET_T" ]; then
-      _o=$(np_limit "$((NP_T * 2))" wget -S -O /dev/null -T "$NP_T" -t 1 -U readiness "$_url" 2>&1)
+      _o=$(np_wget_proxy; np_limit "$((NP_T * 2))" wget -S -O /dev/null -T "$NP_T" -t 1 -U readiness "$_url" 2>&1)
     else
-      _o=$(np_limit "$((NP_T * 2))" wget -S -O /dev/null -U readiness "$_url" 2>&1)
+      _o=$(np_wget_proxy; np_limit "$((NP_T * 2))" wget -S -O /dev/null -U readiness "$_url" 2>&1)
     fi
     _rc=$?
     _epoch=$(date -u +%s)
@@ -226,9 +244,9 @@ fi
 printf '%s\n' "$NP_JOBS" | {
   while read -r _kind _a _b _c _d; do
     case $_kind in
-      endpoint) ( _r=$(np_endpoint "$_a" "$_b" "$_c" "$_d"); printf '%s\n' "$_r" ) & ;;
-      port|lan) ( _r=$(np_tcp "$_kind" "$_a:$_b" "$_a" "$_b"); printf '%s\n' "$_r" ) & ;;
-      time) ( _r=$(np_http time "$_a"); printf '%s\n' "$_r" ) & ;;
+      endpoint) ( _r=$(np_endpoint "$_a" "$_b" "$_c" "$_d"); printf '%s\nnp\tdone\tendpoint\t%s\n' "$_r" "$_a" ) & ;;
+      port|lan|vcenter) ( _r=$(np_tcp "$_kind" "$_a:$_b" "$_a" "$_b"); printf '%s\nnp\tdone\t%s\t%s\n' "$_r" "$_kind" "$_a:$_b" ) & ;;
+      time) ( _r=$(np_http time "$_a"); printf '%s\nnp\tdone\ttime\ttime\n' "$_r" ) & ;;
     esac
   done
   wait

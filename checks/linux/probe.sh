@@ -7,8 +7,11 @@
 #
 #   @@readiness@@ cmd NAME | file PATH | missing NAME   (section start)
 #   @@readiness@@ end RC                               (section end)
+#   @@readiness@@ done                                 (last line: the output is complete)
 #
 # A missing tool is a `missing` section (a recorded gap), never an error.
+# Files are read with the `read` builtin where one line is enough: every fork
+# counts on a host with hundreds of block devices.
 
 LC_ALL=C
 export LC_ALL
@@ -16,24 +19,27 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin:$PATH
 export PATH
 
 M='@@readiness@@'
-# path PROGRAM: the program's absolute path, or nothing.  PATH is searched by
-# hand: busybox's static ash answers `command -v` with its own applets even
-# where no such file exists, so only a real executable file counts as
-# installed, and it is what runs (never a same-named shell applet).
+# path PROGRAM: the program's absolute path in $_p, or nothing.  PATH is
+# searched by hand: busybox's static ash answers `command -v` with its own
+# applets even where no such file exists, so only a real executable file counts
+# as installed, and it is what runs (never a same-named shell applet).  The
+# answer is a variable, not output: `$(path x)` would fork a subshell per call.
 path() {
+  _p=''
   case "$1" in
-    /*) if [ -f "$1" ] && [ -x "$1" ]; then echo "$1"; fi; return ;;
+    /*) if [ -f "$1" ] && [ -x "$1" ]; then _p=$1; fi; return 0 ;;
   esac
   _save_ifs=$IFS
   IFS=:
   for _d in $PATH; do
     if [ -n "$_d" ] && [ -f "$_d/$1" ] && [ -x "$_d/$1" ]; then
       IFS=$_save_ifs
-      echo "$_d/$1"
-      return
+      _p="$_d/$1"
+      return 0
     fi
   done
   IFS=$_save_ifs
+  return 0
 }
 
 # cmd NAME PROGRAM [ARGS...]: one command's stdout as a section.
@@ -41,7 +47,8 @@ path() {
 cmd() {
   _n=$1
   shift
-  _exe=$(path "$1")
+  path "$1"
+  _exe=$_p
   if [ -n "$_exe" ]; then
     shift
     printf '%s cmd %s\n' "$M" "$_n"
@@ -55,9 +62,9 @@ cmd() {
 # Commands that can block (multipath, dead mounts) run under timeout when the
 # target has one; busybox and coreutils both accept `timeout SECONDS CMD`.
 T=''
-_timeout=$(path timeout)
-if [ -n "$_timeout" ] && "$_timeout" 5 true >/dev/null 2>&1; then
-  T="$_timeout 15"
+path timeout
+if [ -n "$_p" ] && "$_p" 5 true >/dev/null 2>&1; then
+  T="$_p 15"
 fi
 
 # file PATH...: the content of every readable file given.
@@ -76,7 +83,7 @@ begin() { printf '%s cmd %s\n' "$M" "$1"; }
 end() { printf '\n%s end %s\n' "$M" "${1:-0}"; }
 
 begin probe
-echo "version=1"
+echo "version=2"
 echo "uid=$(id -u 2>/dev/null)"
 echo "user=$(id -un 2>/dev/null)"
 echo "epoch=$(date -u +%s 2>/dev/null)"
@@ -104,7 +111,8 @@ if [ -r /etc/shadow ]; then
   esac
 fi
 end
-if [ -n "$(path ip)" ]; then
+path ip
+if [ -n "$_p" ]; then
   cmd ip_addr ip -o addr show
 else
   cmd ifconfig ifconfig -a
@@ -114,15 +122,42 @@ begin firmware
 if [ -d /sys/firmware/efi ]; then echo uefi; else echo bios; fi
 end
 
+# line1 FILE: the first line of FILE in $_v (empty when unreadable), without a fork.
+line1() {
+  _v=''
+  if [ -r "$1" ]; then IFS= read -r _v <"$1" 2>/dev/null; fi
+  return 0
+}
+
+# One line per block device: name, size (512-byte sectors), "virtual" for a
+# device without hardware behind it (loop, ram, dm, md: no device link), vendor,
+# model, SCSI WWID, and for device-mapper nodes their dm uuid, name and slaves
+# (the paths of a multipath map).  No command per device: only builtins.
 begin block_devices
 for _d in /sys/block/*; do
   [ -e "$_d" ] || continue
   _name=${_d##*/}
-  _size=$(cat "$_d/size" 2>/dev/null)
-  _path=$(readlink -f "$_d" 2>/dev/null)
-  _model=$(cat "$_d/device/model" 2>/dev/null)
-  _vendor=$(cat "$_d/device/vendor" 2>/dev/null)
-  printf '%s\t%s\t%s\t%s\t%s\n' "$_name" "$_size" "$_path" "$_vendor" "$_model"
+  line1 "$_d/size"; _size=$_v
+  if [ -e "$_d/device" ]; then _path=device; else _path=virtual; fi
+  line1 "$_d/device/model"; _model=$_v
+  line1 "$_d/device/vendor"; _vendor=$_v
+  line1 "$_d/device/wwid"; _wwid=$_v
+  _uuid=''; _dmname=''; _slaves=''
+  if [ -d "$_d/dm" ]; then
+    line1 "$_d/dm/uuid"; _uuid=$_v
+    line1 "$_d/dm/name"; _dmname=$_v
+    for _s in "$_d"/slaves/*; do [ -e "$_s" ] && _slaves="$_slaves ${_s##*/}"; done
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$_name" "$_size" "$_path" "$_vendor" "$_model" \
+    "$_wwid" "$_uuid" "$_dmname" "${_slaves# }"
+done
+end
+
+begin iscsi_sessions
+for _s in /sys/class/iscsi_session/session*; do
+  [ -d "$_s" ] || continue
+  line1 "$_s/targetname"; _t=$_v
+  line1 "$_s/state"; printf '%s\t%s\t%s\n' "${_s##*/}" "$_t" "$_v"
 done
 end
 
@@ -147,13 +182,16 @@ for _p in /dev/vx /etc/vx /etc/powermt.custom /sbin/powermt /dev/emcpowera /etc/
   if [ -e "$_p" ]; then echo "$_p"; fi
 done
 end
+begin lvm_locking
+if [ -r /etc/lvm/lvm.conf ]; then grep -E '^[[:space:]]*locking_type' /etc/lvm/lvm.conf 2>/dev/null; fi
+end
 cmd lvs lvs --noheadings --separator '|' -o vg_name,lv_name,lv_size
 cmd multipath multipath -ll
 cmd dmsetup dmsetup table
 cmd df df -P -k
 
-_ps=$(path ps)
-if [ -n "$_ps" ] && "$_ps" -e -o comm= >/dev/null 2>&1 </dev/null; then
+path ps
+if [ -n "$_p" ] && "$_p" -e -o comm= >/dev/null 2>&1 </dev/null; then
   cmd processes ps -e -o comm=
 else
   begin processes
@@ -179,17 +217,45 @@ done
 end
 file /etc/inittab /etc/init/ssh.conf
 
-file /proc/net/tcp /proc/net/tcp6
-cmd iptables iptables-save
-cmd firewalld firewall-cmd --list-services
+# Listening TCP sockets only (state 0A), filtered on the target: a server with
+# thousands of established connections sends the same few lines.
+begin listening_tcp
+grep -hE '^ *[0-9]+: [0-9A-Fa-f]+:[0-9A-Fa-f]+ [0-9A-Fa-f]+:[0-9A-Fa-f]+ 0A ' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+end
+# Firewall: the live rules (root), then each front end's own configuration.
+path iptables-save
+if [ -n "$_p" ]; then
+  cmd iptables iptables-save
+else
+  printf '%s missing iptables\n' "$M"
+  cmd iptables_s iptables -S
+fi
+file /etc/sysconfig/iptables
+path firewall-cmd
+_fw=$_p
+if [ -n "$_fw" ]; then
+  _state=$($T "$_fw" --state 2>/dev/null </dev/null)
+  begin firewalld_state
+  echo "$_state"
+  end
+  if [ "$_state" = running ]; then cmd firewalld firewall-cmd --list-all-zones; fi
+else
+  printf '%s missing firewalld_state\n' "$M"
+fi
 begin suse_firewall
 if [ -r /etc/sysconfig/SuSEfirewall2 ]; then
-  grep -E '^FW_(SERVICES_EXT_TCP|CONFIGURATIONS_EXT|ROUTE)=' /etc/sysconfig/SuSEfirewall2
+  grep -E '^FW_(SERVICES_EXT_TCP|CONFIGURATIONS_EXT|SERVICES_ACCEPT_EXT|REJECT_EXT|ROUTE)=' /etc/sysconfig/SuSEfirewall2
 fi
 end
-cmd ufw ufw status
+begin suse_firewall_services
+for _f in /etc/sysconfig/SuSEfirewall2.d/services/*; do
+  [ -f "$_f" ] && grep -H '^TCP=' "$_f" 2>/dev/null
+done
+end
+file /etc/ufw/ufw.conf /etc/default/ufw /etc/ufw/user.rules /lib/ufw/user.rules
 
-if [ -n "$(path rpm)" ]; then
+path rpm
+if [ -n "$_p" ]; then
   cmd rpm rpm -qa --qf '%{NAME}\t%{VERSION}-%{RELEASE}\t%{ARCH}\n'
 else
   cmd dpkg dpkg-query -W -f '${Package}\t${Version}\t${Architecture}\t${Status}\n'
@@ -197,7 +263,8 @@ fi
 
 cmd vmware_toolbox vmware-toolbox-cmd -v
 begin agent_paths
-for _p in /usr/sbin/waagent /usr/bin/vmware-toolbox-cmd /etc/vmware-tools /usr/bin/vmtoolsd /usr/sbin/NetworkManager; do
+for _p in /usr/sbin/waagent /usr/bin/vmware-toolbox-cmd /etc/vmware-tools /usr/bin/vmtoolsd /usr/sbin/NetworkManager \
+          /usr/local/ASR /usr/local/InMage; do
   if [ -e "$_p" ]; then echo "$_p"; fi
 done
 end
@@ -210,3 +277,33 @@ done
 end
 file /etc/network/interfaces
 file /etc/sysconfig/i18n /etc/locale.conf /etc/default/locale
+
+# NIC bonds (teaming): the bonding driver's status files, and sysfs for the mode and members.
+file /proc/net/bonding/*
+begin bonds_sysfs
+for _b in /sys/class/net/*/bonding; do
+  [ -d "$_b" ] || continue
+  _n=${_b%/bonding}
+  line1 "$_b/mode"; _mode=$_v
+  line1 "$_b/slaves"; printf '%s\t%s\t%s\n' "${_n##*/}" "$_mode" "$_v"
+done
+end
+
+# An installed Mobility service: its version file, and only the registration keys of drscout.conf
+# (configuration server address, port, https, role, version), never the passphrase files.
+file /usr/local/.vx_version
+begin mobility_conf
+_dir=''
+if [ -r /usr/local/.vx_version ]; then
+  _dir=$(sed -n 's/^INSTALLATION_DIR[[:space:]]*=[[:space:]]*//p' /usr/local/.vx_version 2>/dev/null)
+fi
+for _c in "$_dir/etc/drscout.conf" /usr/local/ASR/Vx/etc/drscout.conf /usr/local/InMage/Vx/etc/drscout.conf; do
+  if [ -f "$_c" ] && [ -r "$_c" ]; then
+    echo "file=$_c"
+    grep -iE '^(\[|hostname=|port=|https=|role=|version=|prod_version=)' "$_c" 2>/dev/null
+    break
+  fi
+done
+end
+
+printf '%s done\n' "$M"

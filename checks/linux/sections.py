@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from readiness.errors import TargetError
+
 MARK = "@@readiness@@ "
+#: probe.sh's last line. Without it the output was cut (connection dropped, output cap, killed shell).
+TRAILER = "done"
 
 
 @dataclass
@@ -41,13 +45,19 @@ class ProbeOutput:
 
 
 def split_sections(raw: str) -> ProbeOutput:
-    """Cut raw probe output into sections; raise ValueError when it is not probe output."""
+    """Cut raw probe output into sections.
+
+    Raises ValueError when it is not probe output at all, and TargetError when it ended early: no
+    trailer line, or a section that never closed. Judging what did arrive would report the missing
+    sections' facts as absent, so the target is `unknown` instead.
+    """
     commands: dict[str, Section] = {}
     files: dict[str, Section] = {}
     missing: set[str] = set()
     current: Section | None = None
     body: list[str] = []
-    seen_any = False
+    seen_any = finished = False
+    unclosed: str | None = None
     for line in raw.split("\n"):
         if not line.startswith(MARK):
             if current is not None:
@@ -63,11 +73,19 @@ def split_sections(raw: str) -> ProbeOutput:
             (files if current.kind == "file" else commands)[current.name] = current
             current, body = None, []
         elif kind in ("cmd", "file"):
+            if current is not None:
+                unclosed = unclosed or current.name
             current, body = Section(kind=kind, name=rest), []
+        elif kind == TRAILER:
+            finished = current is None
+            break
         elif kind == "missing":
             missing.add(rest)
     if not seen_any:
         raise ValueError("the output carries no probe sections (not a readiness probe, or a shell banner only)")
+    if not finished or unclosed:
+        where = f"section {unclosed or current.name} never closed" if unclosed or current else "no trailer line"
+        raise TargetError(f"probe output ended early after {len(raw.encode('utf-8'))} bytes ({where})")
     if "probe" not in commands:
         raise ValueError("the probe output is truncated or garbled (no probe header section)")
     return ProbeOutput(commands=commands, files=files, missing=missing)

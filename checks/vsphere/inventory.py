@@ -28,8 +28,8 @@ def _pc() -> Any:
 
 
 def iter_objects(content: Any, props: dict[Any, list[str]], page_size: int = PAGE_SIZE,
-                 count: Callable[[], None] = lambda: None, drop: frozenset[str] = frozenset()
-                 ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+                 count: Callable[[], None] = lambda: None, drop: frozenset[str] = frozenset(),
+                 keep: dict[str, Any] | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """Yield (type name, managed object ID, {property path: plain value}) for every object of the given types.
 
     Unset properties are simply absent from the dict (the server omits them).  The answer is parsed by
@@ -45,7 +45,7 @@ def iter_objects(content: Any, props: dict[Any, list[str]], page_size: int = PAG
             objectSet=[pc.ObjectSpec(obj=view, skip=True, selectSet=[traversal])],
             propSet=[pc.PropertySpec(type=kind, pathSet=paths, all=False) for kind, paths in props.items()],
         )
-        yield from soapxml.retrieve(content, [spec], page_size, count, drop)
+        yield from soapxml.retrieve(content, [spec], page_size, count, drop, keep)
     finally:
         with contextlib.suppress(Exception):  # the session is logged out right after anyway
             view.DestroyView()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import re
 from importlib import resources
+from pathlib import Path
 from typing import Any, ClassVar
 
 from checks.base import CollectContext, Collector, unparseable
+from checks.windows.capture import write_capture
 from checks.windows.parse import FEEDS, parse_probe
+from readiness.errors import TargetError
 from readiness.settings import ScanSettings
-
-#: How long output excerpts may be in an error message.
+from readiness.transports.base import CommandResult, Transport
 
 
 def probe_script() -> str:
@@ -51,7 +54,11 @@ def build_script(settings: ScanSettings, network: bool) -> str:
 
 def one_line(script: str) -> str:
     """The script as a single line: `powershell -Command -` runs stdin line by line, which breaks
-    multi-line blocks, so the local transport gets a one-line loader of the same script."""
+    multi-line blocks, so the local transport gets a one-line loader of the same script.
+
+    Stdin here is the *command source* (-Command -), which PowerShell 2.0 reads like 3.0+; the script
+    never reads [Console]::In itself, which 2.0 leaves empty because it drains redirected stdin into the
+    pipeline. The trailing empty line makes 2.0 run the last command instead of waiting for more."""
     encoded = base64.b64encode(script.encode("utf-8")).decode("ascii")
     return ("& ([ScriptBlock]::Create([Text.Encoding]::UTF8.GetString("
             f"[Convert]::FromBase64String('{encoded}'))))\r\n\r\n")
@@ -76,6 +83,8 @@ class WindowsProbeCollector(Collector):
         network = not local and (ctx.wanted is None or auto_roles or bool(ctx.wanted & {"connectivity", "lan"}))
         script = build_script(ctx.settings, network=network)
         result = ctx.transport.run_script(one_line(script) if local else script, interpreter="powershell")
+        if ctx.settings.raw_output is not None:
+            capture(ctx.settings.raw_output, ctx.settings.raw_mask, ctx.transport, result)
         try:
             facts, gaps = parse_probe(result.stdout)
         except ValueError as exc:
@@ -84,3 +93,14 @@ class WindowsProbeCollector(Collector):
         facts["probe"]["duration_s"] = round(result.duration_s, 3)
         facts["probe"]["transport"] = ctx.transport.scheme
         return facts
+
+
+def capture(out: Path, mask: bool, transport: Transport, result: CommandResult) -> None:
+    """`readiness facts --raw`: keep what the probe printed (before parsing, so broken output is kept too)."""
+    if out.is_dir():
+        name = transport.target.name or transport.target.display_name
+        out = out / (re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") + ".txt")
+    try:
+        write_capture(out, result.stdout, mask)
+    except OSError as exc:
+        raise TargetError(f"cannot write the raw capture {out}: {exc.strerror}") from None

@@ -4,6 +4,8 @@ Why these defaults:
 - a machine that runs the Hyper-V role is a Hyper-V host, and one with a VMM
   server installed is a VMM server: nothing else would give it those roles, and
   their rules only fire on them;
+- a machine with a configuration server installed is the management server, over WinRM too
+  (its services and registration are what reprotect needs);
 - the seeds' first user runs `readiness scan` on the future management server,
   before ASR unified setup: so a *local* scan of Windows Server that is neither a
   Hyper-V host nor a VMM server is judged as the management server (a domain
@@ -27,6 +29,8 @@ def windows_roles(facts: dict[str, Any], local: bool) -> list[str]:
         roles.append("vmm-server")
     if roles:
         return roles
+    if ((facts.get("windows") or {}).get("config_server") or {}).get("installed"):
+        return ["management-server"]
     product = (facts.get("windows") or {}).get("product_type")
     if local and product in (None, "server", "domain-controller"):
         return ["management-server"]

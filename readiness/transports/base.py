@@ -16,6 +16,10 @@ from typing import ClassVar
 from readiness.settings import ScanSettings
 from readiness.targets import Target
 
+#: Steps before a probe runs that each get the connect timeout: TCP, the protocol handshake (SSH key exchange,
+#: TLS), authentication, the request that starts the probe.
+CONNECT_STEPS = 4
+
 
 @dataclass
 class CommandResult:
@@ -46,7 +50,20 @@ class Transport(ABC):
         """Connect and authenticate; raise TargetError with a clear reason."""
 
     def close(self) -> None:  # noqa: B027
-        """Release the connection; must never raise."""
+        """Release the connection; must never raise, and must unblock a call stuck in this transport.
+
+        scan.py's watchdog calls it from another thread when the target's deadline passes.
+        """
+
+    def deadline_s(self) -> float:
+        """The target's whole budget (connect, authenticate, run the probe, read it back), in seconds.
+
+        A connect timeout per step before the probe (CONNECT_STEPS), then the command timeout.  A transport
+        with other steps (paging a vCenter) overrides this; an explicit `target_deadline_s` (--deadline) wins.
+        """
+        if self.settings.target_deadline_s:
+            return self.settings.target_deadline_s
+        return CONNECT_STEPS * self.settings.connect_timeout_s + self.settings.command_timeout_s
 
     @abstractmethod
     def run_script(self, script: str, interpreter: str = "sh") -> CommandResult:

@@ -7,6 +7,7 @@ machine produce identical facts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -28,29 +29,39 @@ class LocalTransport(Transport):
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
+        self._proc: subprocess.Popen[bytes] | None = None
         self.platform = "windows" if sys.platform == "win32" else "posix"
 
     def run_script(self, script: str, interpreter: str = "sh") -> CommandResult:
         start = self._clock()
+        timeout = self.settings.command_timeout_s
         try:
-            proc = subprocess.run(
-                INTERPRETERS[interpreter],
-                input=script.encode(),
-                capture_output=True,
-                timeout=self.settings.command_timeout_s,
-                env={**os.environ, "LC_ALL": "C"},
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise TargetError(f"local probe timed out after {self.settings.command_timeout_s:.0f} s") from None
+            proc = subprocess.Popen(INTERPRETERS[interpreter], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env={**os.environ, "LC_ALL": "C"})
         except OSError as exc:
             raise TargetError(f"cannot run {INTERPRETERS[interpreter][0]}: {exc.strerror}") from None
+        self._proc = proc
+        try:
+            stdout, stderr = proc.communicate(script.encode(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise TargetError(f"local probe timed out after {timeout:.0f} s") from None
+        finally:
+            self._proc = None
         limit = self.settings.max_output_bytes
-        if len(proc.stdout) > limit:
+        if len(stdout) > limit:
             raise TargetError(f"probe output exceeds the {limit} byte cap")
         return CommandResult(
-            stdout=proc.stdout.decode("utf-8", "replace"),
-            stderr=proc.stderr.decode("utf-8", "replace"),
+            stdout=stdout.decode("utf-8", "replace"),
+            stderr=stderr.decode("utf-8", "replace"),
             exit_status=proc.returncode,
             duration_s=self._clock() - start,
         )
+
+    def close(self) -> None:
+        """Kill a probe still running (the scan's watchdog calls this when the deadline passes)."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                proc.kill()

@@ -7,11 +7,16 @@ sentence on an `unknown` target, inside a known time, so the steps are driven
 one by one with their own timeouts.  What OpenSSH users already wrote down is
 honoured: `~/.ssh/config` (Host, HostName, User, Port, IdentityFile, ProxyJump,
 UserKnownHostsFile) through `paramiko.SSHConfig`, and `known_hosts` through
-`paramiko.HostKeys`.
+readiness/transports/ssh_known_hosts.py (which also reads @revoked and
+@cert-authority lines).  Authentication lives in ssh_auth.py, the first bytes a
+peer sends (is it SSH at all?) in ssh_wire.py.
 
-Secrets never come from argv: passwords and key passphrases come from
-`READINESS_SSH_PASSWORD` / `READINESS_SSH_KEY_PASSPHRASE` or a prompt (only
-when stdin is a terminal, asked once per run), and never appear in an error.
+Every blocking step has a bound: TCP, the banner, key exchange and
+authentication the connect timeout; the exec request the connect timeout
+(a server that never answers it is named); sending the probe and reading it
+back the command timeout (a peer that advertises a window and never reads
+cannot hold a worker).  Above all that, scan.py's watchdog closes the whole
+connection at the target's deadline.
 """
 
 from __future__ import annotations
@@ -19,11 +24,8 @@ from __future__ import annotations
 import contextlib
 import getpass
 import logging
-import os
 import socket
-import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,42 +34,34 @@ import paramiko
 from readiness.errors import TargetError
 from readiness.settings import ScanSettings
 from readiness.targets import Target
-from readiness.transports.base import CommandResult, Transport
+from readiness.transports.base import CONNECT_STEPS, CommandResult, Transport
+from readiness.transports.ssh_auth import authenticate, reason
+from readiness.transports.ssh_known_hosts import DEFAULT_KNOWN_HOSTS, known_hosts_name, verify_host_key
+from readiness.transports.ssh_wire import Replay, excerpt, read_banner
 
-PASSWORD_ENV = "READINESS_SSH_PASSWORD"
-PASSPHRASE_ENV = "READINESS_SSH_KEY_PASSPHRASE"
-#: Key files OpenSSH tries when the config names none.
-DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
-DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
-GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 TRUE_WORDS = frozenset({"1", "yes", "true", "on"})
 #: What the remote shell runs; the probe itself arrives on stdin.  The probe writes in hundreds of small
 #: pieces; `awk 1` (stdio-buffered on a pipe, present on every Linux) hands sshd full blocks instead, which
 #: cuts SSH packets ~20x and with them most of the client's decryption CPU.  Without awk: unbuffered.
 REMOTE_SHELL = ("/bin/sh -c 'LC_ALL=C; export LC_ALL; if command -v awk >/dev/null 2>&1; "
                 "then /bin/sh -s | awk 1; else exec /bin/sh -s; fi'")
+#: How much of the probe one send may hand paramiko (so a shut window is noticed at the deadline).
+SEND_CHUNK = 32768
 
-# paramiko logs a bad host's exceptions with tracebacks; our TargetError already says it in one line.
+
+class _OnlyWhenDebugging(logging.Filter):
+    """paramiko logs a bad host's failure from its own thread as an ERROR traceback, one record per line; our
+    TargetError already says it in one sentence.  Those records show with --log-level debug only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+
+
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
+logging.getLogger("paramiko.transport").addFilter(_OnlyWhenDebugging())
 
-_prompt_lock = threading.Lock()
-_prompted: dict[str, str | None] = {}
-_known_hosts_lock = threading.Lock()
+_config_lock = threading.Lock()
 _config_cache: dict[tuple[Path, float, int], paramiko.SSHConfig] = {}
-
-
-def _ask_once(key: str, question: str) -> str | None:
-    """Ask on the terminal once per run (workers wait on each other), never when stdin is not a TTY."""
-    with _prompt_lock:
-        if key not in _prompted:
-            answer: str | None = None
-            if sys.stdin is not None and sys.stdin.isatty():
-                try:
-                    answer = getpass.getpass(question) or None
-                except (EOFError, OSError):
-                    answer = None
-            _prompted[key] = answer
-        return _prompted[key]
 
 
 class _SSHConfig(paramiko.SSHConfig):
@@ -87,53 +81,13 @@ def load_ssh_config(path: Path | None) -> paramiko.SSHConfig:
         key = (path, stat.st_mtime, stat.st_size)
     except OSError:
         return _SSHConfig()
-    with _prompt_lock:
+    with _config_lock:
         if key not in _config_cache:
             try:
                 _config_cache[key] = _SSHConfig.from_path(str(path))
             except (OSError, paramiko.ConfigParseError, ValueError) as exc:
                 raise TargetError(f"cannot read ssh config {path}: {exc}") from None
         return _config_cache[key]
-
-
-def _stamp(path: Path) -> tuple[str, int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (str(path), stat.st_mtime_ns, stat.st_size)
-
-
-_known_cache: dict[tuple[Any, ...], paramiko.HostKeys] = {}
-_key_cache: dict[tuple[str, int, int], paramiko.PKey] = {}
-
-
-def load_known_hosts(paths: list[Path]) -> paramiko.HostKeys:
-    """The known_hosts files, parsed once per run and again only when one changes (an estate of 500
-    hosts would otherwise re-parse a 500-line file 500 times, which costs more CPU than the SSH itself)."""
-    stamp = tuple(_stamp(p) for p in paths)
-    with _known_hosts_lock:
-        cached = _known_cache.get(stamp)
-        if cached is None:
-            cached = paramiko.HostKeys()
-            for path in paths:
-                if path.is_file():
-                    try:
-                        cached.load(str(path))
-                    except (OSError, paramiko.SSHException, ValueError) as exc:
-                        raise TargetError(f"cannot read known hosts file {path}: {exc}") from None
-            _known_cache.clear()
-            _known_cache[stamp] = cached
-        return cached
-
-
-def known_hosts_name(host: str, port: int) -> str:
-    """How known_hosts names a host: `host`, or `[host]:port` off port 22 (as OpenSSH writes it)."""
-    return host if port == 22 else f"[{host}]:{port}"
-
-
-def fingerprint(key: paramiko.PKey) -> str:
-    return f"{key.get_name()} {key.fingerprint}"
 
 
 class SSHTransport(Transport):
@@ -146,6 +100,8 @@ class SSHTransport(Transport):
         super().__init__(target, settings)
         self.notes: list[str] = []
         self._transports: list[paramiko.Transport] = []
+        self._sockets: list[Any] = []
+        self._closed = False
         self._client: paramiko.Transport | None = None
         opts = target.options
         self.become = settings.become or opts.get("become", "").lower() in TRUE_WORDS
@@ -153,6 +109,12 @@ class SSHTransport(Transport):
             self.command_timeout = float(opts["timeout"]) if opts.get("timeout") else settings.command_timeout_s
         except ValueError:
             raise TargetError(f"timeout={opts['timeout']!r} is not a number of seconds") from None
+
+    def deadline_s(self) -> float:
+        """Connect (TCP, key exchange, authentication, the exec request), then this target's probe timeout."""
+        if self.settings.target_deadline_s:
+            return self.settings.target_deadline_s
+        return CONNECT_STEPS * self.settings.connect_timeout_s + self.command_timeout  # ?timeout= counts
 
     # -- connecting ---------------------------------------------------------------------------------------
 
@@ -175,15 +137,28 @@ class SSHTransport(Transport):
         where = f"{user}@{host}:{port}"
         sock = self._tunnel(via, host, port, where) if via is not None else \
             self._open_socket(host, port, cfg, config, hops, where)
-        transport = paramiko.Transport(sock)
-        self._transports.append(transport)
+        self._sockets.append(sock)
         timeout = self.settings.connect_timeout_s
+        preamble = read_banner(sock, timeout, where)
+        transport = paramiko.Transport(Replay(sock, preamble))
+        self._transports.append(transport)
+        if self._closed:  # the watchdog closed us while we were connecting
+            transport.close()
+            raise TargetError(f"{where}: connection closed at the deadline")
         transport.banner_timeout = timeout
-        transport.handshake_timeout = timeout
+        transport.handshake_timeout = timeout + 5  # a backstop: _handshake decides at `timeout` and says why
         transport.auth_timeout = timeout
-        self._handshake(transport, where)
-        self._verify_host_key(transport, alias, host, port, cfg)
-        self._authenticate(transport, user, key, cfg, where)
+        self._handshake(transport, where, preamble)
+        names = [known_hosts_name(host, port)]
+        if alias != host:
+            names.append(known_hosts_name(alias, port))  # HostKeyAlias-like: the config name also counts
+        user_files = [Path(p).expanduser() for p in (cfg.get("userknownhostsfile") or "").split()] \
+            or [Path(p).expanduser() for p in DEFAULT_KNOWN_HOSTS]
+        note = verify_host_key(transport.get_remote_server_key(), names, user_files, f"{host}:{port}",
+                               self.settings.accept_new_host_keys)
+        if note:
+            self.notes.append(note)
+        authenticate(transport, user, key, cfg, where)
         return transport
 
     def _open_socket(self, host: str, port: int, cfg: dict[str, Any], config: paramiko.SSHConfig,
@@ -204,7 +179,8 @@ class SSHTransport(Transport):
         except ConnectionRefusedError:
             raise TargetError(f"{where}: connection refused (nothing listens on port {port})") from None
         except TimeoutError:
-            raise TargetError(f"{where}: no TCP answer within {timeout:g} s (host down or filtered)") from None
+            raise TargetError(f"{where}: no TCP answer within {timeout:g} s (host down, filtered, or its "
+                              "connection backlog is full)") from None
         except socket.gaierror as exc:
             raise TargetError(f"{where}: cannot resolve host name: {exc.strerror}") from None
         except OSError as exc:
@@ -214,187 +190,44 @@ class SSHTransport(Transport):
         try:
             return via.open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0),
                                     timeout=self.settings.connect_timeout_s)
-        except (paramiko.SSHException, OSError) as exc:
-            raise TargetError(f"{where}: the jump host could not open a connection to it: {_reason(exc)}") from None
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise TargetError(f"{where}: the jump host could not open a connection to it: {reason(exc)}") from None
 
-    def _handshake(self, transport: paramiko.Transport, where: str) -> None:
-        """Banner and key exchange, bounded by the connect timeout (a silent listener must not hang us)."""
+    def _handshake(self, transport: paramiko.Transport, where: str, preamble: bytes) -> None:
+        """Key exchange after the banner, bounded by the connect timeout (a stalled server must not hang us)."""
         timeout = self.settings.connect_timeout_s
+        banner = excerpt(next((line for line in preamble.split(b"\n") if line.startswith(b"SSH-")), b"").strip())
+        stalled = (f"{where}: SSH negotiation stalled: it sent its banner {banner} but did not complete the key "
+                   f"exchange within {timeout:g} s")
         done = threading.Event()
         try:
             transport.start_client(event=done)
         except paramiko.SSHException as exc:
-            raise TargetError(f"{where}: SSH negotiation failed: {_reason(exc)}") from None
-        if not done.wait(timeout + 1):
-            raise TargetError(f"{where}: accepted TCP but did not complete the SSH handshake within "
-                              f"{timeout:g} s (not an SSH server, or a silent one)")
+            raise TargetError(f"{where}: SSH negotiation failed: {reason(exc)}") from None
+        if not done.wait(timeout):
+            raise TargetError(stalled)
         if not transport.is_active():
             exc = transport.get_exception()
-            text = _reason(exc) if exc else "connection closed"
-            if "banner" in text.lower():
-                text = f"no SSH banner within {timeout:g} s (the port answers TCP but never speaks SSH)"
+            text = reason(exc) if exc else "the server closed the connection"
+            if "timed out" in text.lower() or "timeout" in text.lower():
+                raise TargetError(stalled)
+            if exc is None or isinstance(exc, EOFError):
+                text = f"the server closed the connection during key exchange (after its banner {banner})"
+            else:
+                text = f"after its banner {banner} it sent what is not SSH key exchange ({text})"
             raise TargetError(f"{where}: SSH negotiation failed: {text}")
 
-    def _verify_host_key(self, transport: paramiko.Transport, alias: str, host: str, port: int,
-                         cfg: dict[str, Any]) -> None:
-        """Known host keys are required; `--accept-new-host-keys` adds unknown ones (never changed ones)."""
-        key = transport.get_remote_server_key()
-        user_files = [Path(p).expanduser() for p in (cfg.get("userknownhostsfile") or "").split()] \
-            or [Path(p).expanduser() for p in DEFAULT_KNOWN_HOSTS]
-        known = load_known_hosts([*user_files, *(Path(p) for p in GLOBAL_KNOWN_HOSTS)])
-        names = [known_hosts_name(host, port)]
-        if alias != host:
-            names.append(known_hosts_name(alias, port))  # HostKeyAlias-like: the config name also counts
-        entries = {name: known.lookup(name) for name in names}
-        found = {n: e for n, e in entries.items() if e}
-        if found:
-            for entry in found.values():
-                stored = entry.get(key.get_name())
-                if stored is not None and stored == key:
-                    return
-                if stored is not None:
-                    raise TargetError(
-                        f"{host}:{port}: HOST KEY MISMATCH: it presented {fingerprint(key)}, known_hosts has "
-                        f"{fingerprint(stored)}; possible man-in-the-middle, or the host was reinstalled "
-                        "(verify, then remove the old key with ssh-keygen -R)")
-            have = ", ".join(sorted({t for e in found.values() for t in e}))
-            raise TargetError(f"{host}:{port}: presented a {key.get_name()} host key but known_hosts only has {have} "
-                              f"for it ({fingerprint(key)}); verify it before adding it")
-        if not self.settings.accept_new_host_keys:
-            raise TargetError(f"{host}:{port}: host key not in known_hosts ({fingerprint(key)}); verify it and add "
-                              "it (ssh-keyscan + compare), or pass --accept-new-host-keys")
-        target_file = user_files[0]
-        with _known_hosts_lock:
-            try:
-                target_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                with target_file.open("a", encoding="ascii") as fh:
-                    fh.write(f"{names[0]} {key.get_name()} {key.get_base64()}\n")
-            except OSError as exc:
-                raise TargetError(f"cannot record the new host key in {target_file}: {exc.strerror}") from None
-        self.notes.append(f"new host key accepted for {host}:{port} ({fingerprint(key)}) and added to "
-                          f"{target_file} (--accept-new-host-keys)")
-
-    def _authenticate(self, transport: paramiko.Transport, user: str, key: str | None, cfg: dict[str, Any],
-                      where: str) -> None:
-        """ssh-agent keys, then key files, then password / keyboard-interactive, as OpenSSH orders them."""
-        tried: list[str] = []
-        allowed = self._methods(transport, user)
-        if allowed is None:
-            return  # "none" authentication accepted
-        if "publickey" in allowed:
-            for label, pkey in self._keys(key, cfg, tried):
-                if self._try(transport, lambda k=pkey: transport.auth_publickey(user, k), label, tried):
-                    return
-                if pkey.get_name() == "ssh-rsa" and self._try_sha1_rsa(transport, user, pkey, label, tried):
-                    return
-        if "password" in allowed or "keyboard-interactive" in allowed:
-            password = os.environ.get(PASSWORD_ENV) or _ask_once("password", f"SSH password for {user}: ")
-            if password is not None:
-                if "password" in allowed and self._try(
-                        transport, lambda: transport.auth_password(user, password, fallback=False), "password",
-                        tried):
-                    return
-                if "keyboard-interactive" in allowed and self._try(
-                        transport, lambda: transport.auth_interactive(user, _answer_with(password)),
-                        "keyboard-interactive", tried):
-                    return
-        offered = ", ".join(sorted(allowed)) or "none"
-        raise TargetError(f"{where}: authentication failed (tried {', '.join(tried) or 'nothing usable'}; "
-                          f"server accepts {offered}; set {PASSWORD_ENV}, an identity file, or ssh-agent)")
-
-    def _try_sha1_rsa(self, transport: paramiko.Transport, user: str, pkey: paramiko.PKey, label: str,
-                      tried: list[str]) -> bool:
-        """An RSA key again with an ssh-rsa (SHA-1) signature: what OpenSSH before 7.2 (CentOS 6) verifies.
-
-        paramiko signs with rsa-sha2-* when the server does not list what it accepts, which such a
-        server rejects; OpenSSH's own client falls back the same way.
-        """
-        saved = dict(transport.disabled_algorithms or {})
-        transport.disabled_algorithms = {**saved, "pubkeys": [*saved.get("pubkeys", []), "rsa-sha2-512",
-                                                               "rsa-sha2-256"]}
-        try:
-            return self._try(transport, lambda: transport.auth_publickey(user, pkey), f"{label} (ssh-rsa)", tried)
-        finally:
-            transport.disabled_algorithms = saved
-
-    def _methods(self, transport: paramiko.Transport, user: str) -> set[str] | None:
-        try:
-            transport.auth_none(user)
-            return None
-        except paramiko.BadAuthenticationType as exc:
-            return set(exc.allowed_types)
-        except paramiko.AuthenticationException:
-            return {"publickey", "password", "keyboard-interactive"}
-        except (paramiko.SSHException, OSError) as exc:
-            raise TargetError(f"SSH connection dropped before authentication: {_reason(exc)}") from None
-
-    def _try(self, transport: paramiko.Transport, attempt: Callable[[], object], label: str,
-             tried: list[str]) -> bool:
-        tried.append(label)
-        try:
-            attempt()
-        except paramiko.AuthenticationException:
-            return False
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise TargetError(f"SSH connection dropped during authentication ({label}): {_reason(exc)}") from None
-        return transport.is_authenticated()
-
-    def _keys(self, key: str | None, cfg: dict[str, Any], tried: list[str]) -> list[tuple[str, paramiko.PKey]]:
-        """Agent keys, then the identity files (explicit, config, defaults) that load."""
-        keys: list[tuple[str, paramiko.PKey]] = []
-        if os.environ.get("SSH_AUTH_SOCK"):
-            try:
-                keys += [(f"agent key {k.get_name()}", k) for k in paramiko.Agent().get_keys()]
-            except (paramiko.SSHException, OSError):
-                tried.append("ssh-agent (unreachable)")
-        explicit = [key] if key else list(cfg.get("identityfile") or [])
-        for name in explicit or DEFAULT_IDENTITIES:
-            path = Path(name).expanduser()
-            if not path.is_file():
-                if explicit:
-                    tried.append(f"key {path} (missing)")
-                continue
-            pkey = self._load_key(path, tried)
-            if pkey is not None:
-                keys.append((f"key {path}", pkey))
-        return keys
-
-    def _load_key(self, path: Path, tried: list[str]) -> paramiko.PKey | None:
-        stamp = _stamp(path)
-        if stamp in _key_cache:
-            return _key_cache[stamp]  # type: ignore[index]
-        key = self._read_key(path, tried)
-        if key is not None and stamp is not None:
-            _key_cache[stamp] = key
-        return key
-
-    def _read_key(self, path: Path, tried: list[str]) -> paramiko.PKey | None:
-        try:
-            return paramiko.PKey.from_path(str(path))
-        except paramiko.PasswordRequiredException:
-            pass
-        except TypeError as exc:  # OpenSSH-format keys: cryptography says "password-protected" this way
-            if "password" not in str(exc).lower():
-                tried.append(f"key {path} (unreadable: {type(exc).__name__})")
-                return None
-        except (paramiko.SSHException, OSError, ValueError) as exc:
-            tried.append(f"key {path} (unreadable: {type(exc).__name__})")
-            return None
-        phrase = os.environ.get(PASSPHRASE_ENV) or _ask_once(f"key:{path}", f"Passphrase for {path}: ")
-        if phrase is None:
-            tried.append(f"key {path} (encrypted, no passphrase)")
-            return None
-        try:
-            return paramiko.PKey.from_path(str(path), phrase.encode())  # positional: paramiko 4 names it passphrase
-        except (paramiko.SSHException, OSError, ValueError, TypeError):
-            tried.append(f"key {path} (wrong passphrase)")
-            return None
-
     def close(self) -> None:
-        for transport in reversed(self._transports):
+        """Close every hop (safe from the watchdog's thread: it unblocks whatever waits on them)."""
+        self._closed = True
+        for transport in reversed(list(self._transports)):
             with contextlib.suppress(Exception):  # closing must never raise
                 transport.close()
+        for sock in list(self._sockets):
+            with contextlib.suppress(Exception):
+                sock.close()
         self._transports.clear()
+        self._sockets.clear()
         self._client = None
 
     # -- running ------------------------------------------------------------------------------------------
@@ -403,31 +236,72 @@ class SSHTransport(Transport):
         """Send the script on stdin to one `sh -s` (under `sudo -n` with --become): one exec, one round trip."""
         if interpreter != "sh":
             raise TargetError(f"the ssh transport runs sh probes, not {interpreter}")
-        if self._client is None:
+        client = self._client
+        if client is None:
             raise TargetError("ssh transport used before open()")
         command = f"sudo -n -- {REMOTE_SHELL}" if self.become else REMOTE_SHELL
         start = self._clock()
         deadline = start + self.command_timeout
         try:
-            channel = self._client.open_session(timeout=self.settings.connect_timeout_s)
-            channel.exec_command(command)
-            try:
-                channel.sendall(script.encode())
-                channel.shutdown_write()
-            except (OSError, paramiko.SSHException):
-                pass  # the remote side stopped reading early (ForceCommand, a broken shell): its output tells why
+            channel = client.open_session(timeout=self.settings.connect_timeout_s)
+            channel.settimeout(self.settings.connect_timeout_s)
+            self._exec(client, channel, command)
+            self._send(channel, script.encode(), deadline)
             stdout, stderr, status = self._drain(channel, deadline)
         except TimeoutError:
             raise TargetError(f"the probe did not finish within {self.command_timeout:g} s") from None
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise TargetError(f"SSH session failed while running the probe: {_reason(exc)}") from None
+            raise TargetError(f"SSH session failed while running the probe: {reason(exc)}") from None
         out, err = stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
         if self.become:
             _check_sudo(out, err, status, self.target.user or "this account")
         return CommandResult(stdout=out, stderr=err, exit_status=status, duration_s=self._clock() - start)
 
+    def _exec(self, client: paramiko.Transport, channel: paramiko.Channel, command: str) -> None:
+        """The exec request, answered within the connect timeout (paramiko itself would wait forever)."""
+        timeout = self.settings.connect_timeout_s
+        stalled = threading.Event()
+
+        def give_up() -> None:
+            stalled.set()
+            client.close()  # wakes exec_command's wait
+
+        timer = threading.Timer(timeout, give_up)
+        timer.daemon = True
+        timer.start()
+        try:
+            channel.exec_command(command)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            if stalled.is_set():
+                raise TargetError(f"the SSH server did not answer the request to start the probe within "
+                                  f"{timeout:g} s (exec request stalled)") from None
+            raise TargetError(f"the SSH server refused to start the probe: {reason(exc)}") from None
+        finally:
+            timer.cancel()
+
+    def _send(self, channel: paramiko.Channel, data: bytes, deadline: float) -> None:
+        """The probe on stdin, within the deadline: a peer whose window stays shut is named, not waited on."""
+        sent = 0
+        try:
+            while sent < len(data):
+                channel.settimeout(max(0.001, deadline - self._clock()))
+                n = channel.send(data[sent:sent + SEND_CHUNK])
+                if n == 0:
+                    return  # the remote side closed stdin early (ForceCommand, a broken shell): its output says why
+                sent += n
+            channel.shutdown_write()
+        except TimeoutError:
+            raise TargetError(f"the target stopped reading the probe after {sent} of {len(data)} bytes (its SSH "
+                              f"window stayed shut for {self.command_timeout:g} s)") from None
+        except (OSError, paramiko.SSHException, EOFError):
+            pass  # the remote side stopped reading early: its output (or its absence) tells why
+
     def _drain(self, channel: paramiko.Channel, deadline: float) -> tuple[bytes, bytes, int]:
-        """Read stdout (blocking, so no busy loop) and stderr until exit, within the deadline and the cap."""
+        """Read stdout (blocking, so no busy loop) and stderr until exit, within the deadline and the cap.
+
+        A session that ends early (the connection drops, the server closes the channel mid-output) hands
+        on what arrived, with exit status -1: the collectors' end markers say it was cut short.
+        """
         limit = self.settings.max_output_bytes
         out: list[bytes] = []
         err: list[bytes] = []
@@ -483,13 +357,6 @@ def _check_sudo(out: str, err: str, status: int, user: str) -> None:
         raise TargetError(f"--become: sudo failed ({text[:160]!r})")
 
 
-def _answer_with(password: str) -> Callable[[str, str, list[tuple[str, bool]]], list[str]]:
-    """A keyboard-interactive handler that answers hidden prompts (Password:) with the password."""
-    def handler(title: str, instructions: str, prompts: list[tuple[str, bool]]) -> list[str]:
-        return [password if not echo else "" for _prompt, echo in prompts]
-    return handler
-
-
 def _split_port(text: str) -> tuple[str, int | None]:
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
@@ -498,10 +365,3 @@ def _split_port(text: str) -> tuple[str, int | None]:
     if sep and port.isdigit() and ":" not in host:
         return host, int(port)
     return text, None
-
-
-def _reason(exc: BaseException | None) -> str:
-    if exc is None:
-        return "unknown error"
-    text = str(exc) or type(exc).__name__
-    return " ".join(text.split())[:200]

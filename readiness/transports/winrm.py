@@ -6,7 +6,14 @@ get_command_output_raw / cleanup_command / close_shell) rather than its
 -EncodedCommand and cmd.exe stops at 8191 characters: our probe is far
 longer.  Instead a tiny fixed bootstrap goes on the command line and the
 probe itself travels base64-encoded over the command's stdin, in chunks that
-fit the 150 KB envelope of WinRM 2.0 (Windows Server 2008 R2).
+fit the 150 KB envelope of WinRM 2.0 (Windows Server 2008 R2).  The bootstrap reads
+stdin through `$input`: powershell.exe 2.0 drains redirected stdin into the
+pipeline whatever the command is, so `[Console]::In` finds nothing there.
+
+Deadlines: every HTTP request waits at most what is left of the probe's
+`--timeout` (the connect timeout while opening), so a host that never answers
+a Receive, or accepts TCP and never answers TLS, ends the target as unknown
+on time; once a host has stopped answering, close() sends nothing more.
 
 Security defaults: HTTPS on 5986 with certificate validation (`--ca-bundle`
 adds a private CA, `--insecure` turns it off and the report says so); plain
@@ -25,7 +32,6 @@ import os
 import socket
 import sys
 import threading
-import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -41,6 +47,7 @@ from winrm.protocol import Protocol
 
 from readiness.errors import TargetError, UsageError
 from readiness.transports.base import CommandResult, Transport
+from readiness.transports.winrm_session import AbortableTransport, make_abortable
 
 PASSWORD_ENV = "READINESS_WINRM_PASSWORD"
 AUTH_METHODS = ("ntlm", "kerberos", "credssp", "basic")
@@ -51,13 +58,21 @@ DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT = 5985, 5986
 STDIN_CHUNK = 32 * 1024
 #: Seconds one Receive may block on the server before it answers "no output yet" (and we ask again).
 OPERATION_TIMEOUT_S = 20
+#: Seconds the client waits past OperationTimeout for the answer (MS-WSMV 3.2.4.1: OperationTimeout +
+#: NetworkDelayms, 5000 by default; pywinrm requires read timeout > operation timeout).
+READ_SLACK_S = 10
+#: Seconds a cleanup request (Signal, Delete) may wait: tidying up must not hold a finished target.
+CLEANUP_TIMEOUT_S = 5.0
 
 #: Runs on the target: read the base64 probe from stdin, decode it as UTF-8, run it as a script block.
-#: It is fixed text (no value is ever spliced into it), PowerShell 2.0 compatible, and short enough for
+#: stdin is read as `$input` (the lines powershell.exe pipes in), the one way that works on 2.0, where
+#: the console host drains redirected stdin into the pipeline before any command can read it (Ansible's
+#: bootstrap_wrapper.ps1 reads its payload the same way).  It is fixed text (no value is ever spliced
+#: into it), PowerShell 2.0 compatible (checked by tests/test_ps_grammar.py), and short enough for
 #: cmd.exe once UTF-16LE + base64 encoded (-EncodedCommand).
 BOOTSTRAP = (
     "$ProgressPreference='SilentlyContinue';"
-    "$readiness_b64=[Console]::In.ReadToEnd();"
+    "$readiness_b64=@($input) -join '';"
     "$readiness_src=[Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($readiness_b64));"
     "& ([ScriptBlock]::Create($readiness_src))"
 )
@@ -145,6 +160,11 @@ class WinRMTransport(Transport):
             self.notes.append("WinRM TLS certificate not verified (--insecure)")
         self._protocol: Protocol | None = None
         self._shell: str | None = None
+        #: A request went unanswered: the host is not asked anything more (close() sends no Delete).
+        self._silent = False
+        self._busy = False  # a request is in flight (close() from another thread must cut it, not join it)
+        self._closed = False  # close() ran: a worker still holding the protocol must not send anything more
+        self._close_lock = threading.Lock()
 
     def _url_host(self) -> str:
         host = self.target.host
@@ -163,7 +183,6 @@ class WinRMTransport(Transport):
         if not self.target.user:
             raise TargetError(f"winrm://{self.target.host}: no user in the URI (winrm://user@host)")
         password = winrm_password(self.target.user, self.target.host, self.auth)
-        read_timeout = int(max(OPERATION_TIMEOUT_S + 10, self.settings.connect_timeout_s))
         try:
             self._protocol = Protocol(
                 endpoint=self.endpoint,
@@ -172,34 +191,64 @@ class WinRMTransport(Transport):
                 password=password,
                 server_cert_validation="ignore" if self.settings.insecure else "validate",
                 ca_trust_path=str(self.settings.ca_bundle) if self.settings.ca_bundle else None,  # type: ignore[arg-type]
-                read_timeout_sec=read_timeout,
+                read_timeout_sec=OPERATION_TIMEOUT_S + READ_SLACK_S,
                 operation_timeout_sec=OPERATION_TIMEOUT_S,
                 message_encryption="always" if self.http == "http" else "auto",
                 proxy=None,  # LAN management traffic never goes through the internet proxy
             )
+            make_abortable(self._protocol.transport)  # so close() from the watchdog's thread unblocks a read
+            # TLS handshake, authentication and Create: a host that accepts TCP and then says nothing
+            # must not hold the target longer than the connect timeout.
+            self._wait_at_most(self._protocol, self.settings.connect_timeout_s)
             self._shell = self._call(self._protocol.open_shell, noprofile=True)
         except TargetError:
-            self._protocol = None
+            self.close()
             raise
         except WinRMError as exc:  # refused arguments (e.g. no password for a method that needs one)
-            self._protocol = None
+            self.close()
             raise TargetError(f"WinRM {self.auth} at {self.endpoint}: {exc}") from None
 
     def close(self) -> None:
-        if self._protocol is None:
-            return
+        """Delete the shell and drop the session; never raises, never waits long, unblocks a stuck call.
+
+        Called from another thread (scan.py's watchdog) while a request is in flight, it shuts that
+        request's socket down and leaves the rest to the worker.  Once a request has gone unanswered,
+        the host is not asked anything more (its WinRM service ends an abandoned shell after its idle
+        timeout); otherwise Delete gets CLEANUP_TIMEOUT_S.
+        """
+        with self._close_lock:
+            protocol, shell = self._protocol, self._shell
+            if protocol is None:
+                return
+            if self._busy:
+                self._silent = True
+                abortable(protocol).abort()
+                return
+            self._protocol, self._shell, self._closed = None, None, True
         try:
-            if self._shell:
-                self._protocol.close_shell(self._shell)
+            if shell and not self._silent:
+                self._wait_at_most(protocol, CLEANUP_TIMEOUT_S)
+                protocol.close_shell(shell)
         except Exception:
             pass
         finally:
-            self._protocol.transport.close_session()
-            self._protocol, self._shell = None, None
+            protocol.transport.close_session()
+
+    @staticmethod
+    def _wait_at_most(protocol: Protocol, seconds: float) -> None:
+        """Bound the next requests: the HTTP read timeout, and the Receive's OperationTimeout under it."""
+        seconds = max(0.2, seconds)
+        protocol.transport.read_timeout_sec = min(OPERATION_TIMEOUT_S + READ_SLACK_S, seconds)  # type: ignore[assignment]
+        # the server answers "no output yet" after OperationTimeout: it must come before our read timeout
+        protocol.operation_timeout_sec = max(1, min(OPERATION_TIMEOUT_S, int(seconds) - 1))
 
     def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         """Run one WS-Management operation, turning every failure into one clear TargetError."""
         where = f"WinRM {self.endpoint}"
+        with self._close_lock:
+            if self._silent or self._closed:  # the host stopped answering, or the watchdog closed us
+                raise _Unanswered(f"{where}: the connection was closed")
+            self._busy = True
         try:
             return func(*args, **kwargs)
         except InvalidCredentialsError:
@@ -214,7 +263,11 @@ class WinRMTransport(Transport):
             hint = " (give the issuing CA with --ca-bundle)" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else ""
             raise TargetError(f"{where}: TLS failed: {_root_cause(exc)}{hint}") from None
         except requests.exceptions.Timeout:
-            raise TargetError(f"{where}: no answer within the read timeout") from None
+            self._silent = True
+            waited = self._protocol.transport.read_timeout_sec if self._protocol else 0
+            phase = "a request" if self._shell else \
+                "the TLS handshake or first request" if self.http == "https" else "the first request"
+            raise _Unanswered(f"{where}: no answer to {phase} within {waited:.0f} s") from None
         except requests.exceptions.ConnectionError as exc:
             raise TargetError(f"{where}: connection failed: {_root_cause(exc)}") from None
         except (ET.ParseError, StopIteration, ValueError) as exc:
@@ -224,6 +277,8 @@ class WinRMTransport(Transport):
         except WinRMError as exc:  # e.g. pykerberos / requests-credssp not installed
             hint = f" (pip install 'readiness[winrm-{self.auth}]')" if "not installed" in str(exc) else ""
             raise TargetError(f"{where}: {' '.join(str(exc).split())}{hint}") from None
+        finally:
+            self._busy = False
 
     # ------------------------------------------------------------------ the probe
 
@@ -235,31 +290,43 @@ class WinRMTransport(Transport):
             raise TargetError("WinRM transport is not open")
         protocol, shell = self._protocol, self._shell
         start = self._clock()
-        args = [*POWERSHELL_ARGS, encoded_command(BOOTSTRAP)]
-        command = self._call(protocol.run_command, shell, POWERSHELL, args, console_mode_stdin=False)
-        payload = base64.b64encode(script.encode("utf-8")) + b"\r\n"
+        deadline = start + self.settings.command_timeout_s
         try:
-            for offset in range(0, len(payload), STDIN_CHUNK):
-                chunk = payload[offset:offset + STDIN_CHUNK]
-                self._call(protocol.send_command_input, shell, command, chunk,
-                           end=offset + STDIN_CHUNK >= len(payload))
-            stdout, stderr, code = self._receive(protocol, shell, command)
-        finally:
-            with contextlib.suppress(Exception):  # the result (or the error being raised) matters more
-                protocol.cleanup_command(shell, command)
+            self._wait_at_most(protocol, deadline - self._clock())
+            args = [*POWERSHELL_ARGS, encoded_command(BOOTSTRAP)]
+            command = self._call(protocol.run_command, shell, POWERSHELL, args, console_mode_stdin=False)
+            try:
+                payload = base64.b64encode(script.encode("utf-8")) + b"\r\n"
+                for offset in range(0, len(payload), STDIN_CHUNK):
+                    self._wait_at_most(protocol, deadline - self._clock())
+                    self._call(protocol.send_command_input, shell, command, payload[offset:offset + STDIN_CHUNK],
+                               end=offset + STDIN_CHUNK >= len(payload))
+                stdout, stderr, code = self._receive(protocol, shell, command, deadline)
+            finally:
+                if not self._silent:
+                    with contextlib.suppress(Exception):  # the result (or the error being raised) matters more
+                        self._wait_at_most(protocol, CLEANUP_TIMEOUT_S)
+                        protocol.cleanup_command(shell, command)
+        except _Unanswered as exc:
+            if self._clock() >= deadline - 0.5:
+                raise TargetError(f"WinRM probe timed out after {self.settings.command_timeout_s:.0f} s "
+                                  f"(--timeout): {exc}") from None
+            raise
         return CommandResult(stdout=stdout.decode("cp437", "replace"),
                              stderr=clean_clixml(stderr.decode("cp437", "replace")),
                              exit_status=code, duration_s=self._clock() - start)
 
-    def _receive(self, protocol: Protocol, shell: str, command: str) -> tuple[bytes, bytes, int]:
-        """Collect output until the command is done, within the command timeout and the output cap."""
-        deadline = time.monotonic() + self.settings.command_timeout_s
+    def _receive(self, protocol: Protocol, shell: str, command: str, deadline: float) -> tuple[bytes, bytes, int]:
+        """Collect output until the command is done, within the deadline and the output cap."""
         out: list[bytes] = []
         err: list[bytes] = []
         size = 0
         while True:
-            if time.monotonic() > deadline:
-                raise TargetError(f"WinRM probe timed out after {self.settings.command_timeout_s:.0f} s")
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise TargetError(f"WinRM probe timed out after {self.settings.command_timeout_s:.0f} s "
+                                  "(--timeout): the command had not finished")
+            self._wait_at_most(protocol, remaining)
             try:
                 stdout, stderr, code, done = self._call(protocol.get_command_output_raw, shell, command)
             except WinRMOperationTimeoutError:
@@ -271,6 +338,16 @@ class WinRMTransport(Transport):
                 raise TargetError(f"probe output exceeds the {self.settings.max_output_bytes} byte cap")
             if done:
                 return b"".join(out), b"".join(err), code
+
+
+class _Unanswered(TargetError):
+    """A request the host never answered (the read timeout struck): the host is silent."""
+
+
+def abortable(protocol: Protocol) -> AbortableTransport:
+    transport = protocol.transport
+    assert isinstance(transport, AbortableTransport)
+    return transport
 
 
 def _root_cause(exc: BaseException) -> str:

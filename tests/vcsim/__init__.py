@@ -51,7 +51,8 @@ def build() -> Path:
     """The launcher binary, built once per (main.go, Go, govmomi) version."""
     go_version = subprocess.run(["go", "version"], capture_output=True, text=True, check=True).stdout
     govmomi = (SIM_PACKAGE / "simulator.go").stat().st_mtime_ns
-    digest = hashlib.sha256((HERE / "main.go").read_bytes() + go_version.encode() + str(govmomi).encode())
+    sources = b"".join(path.read_bytes() for path in sorted(HERE.glob("*.go")))
+    digest = hashlib.sha256(sources + go_version.encode() + str(govmomi).encode())
     cache = cache_dir()
     binary = cache / f"vcsim-{digest.hexdigest()[:16]}"
     if binary.exists():

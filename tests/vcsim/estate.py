@@ -32,6 +32,7 @@ VMS: dict[str, dict[str, Any]] = {
     "two-nic-vm": {"guest": "windows8Server64Guest", "nics": 2},
     "mt-lsi": {"guest": "centos64Guest", "uuid": "True", "controller": "lsilogic"},
     "mt-pvscsi": {"guest": "centos64Guest", "controller": "pvscsi", "snapshot": True, "host": "esx-free"},
+    "mt-win-01": {"guest": "windows8Server64Guest", "uuid": "TRUE", "controller": "lsilogic-sas"},
 }
 FREE_HOST = "esx-free"
 
@@ -84,17 +85,21 @@ def wait(task: Any, content: Any) -> Any:
 def vm_spec(name: str, datastore: str, guest: str, firmware: str = "bios", disks: list[int] | None = None,
             controller: str = "lsilogic", sharing: str | None = None, uuid: str | None = None,
             tools: bool = True, nics: int = 1, bus_sharing: str = "noSharing", extra: dict[str, str] | None = None,
+            controllers: list[str] | None = None, disk_kb: list[int] | None = None, uuid_key: str = "disk.EnableUUID",
             **_: Any) -> Any:
+    """A ConfigSpec: disks in GiB (`disks`) or exact KiB (`disk_kb`), 15 per SCSI controller of type `controller`
+    (or one controller per entry of `controllers`, disks on the first), disk.EnableUUID spelled `uuid_key`."""
     from pyVmomi import vim
 
     dev = vim.vm.device
-    kinds = {"lsilogic": dev.VirtualLsiLogicController, "pvscsi": dev.ParaVirtualSCSIController}
-    sizes = disks or [40]
-    changes = []
-    for bus in range((len(sizes) + 14) // 15):
-        changes.append(dev.VirtualDeviceSpec(operation="add", device=kinds[controller](
-            key=-100 - bus, busNumber=bus, sharedBus=bus_sharing)))
-    for index, size in enumerate(sizes):
+    kinds = {"lsilogic": dev.VirtualLsiLogicController, "pvscsi": dev.ParaVirtualSCSIController,
+             "lsilogic-sas": dev.VirtualLsiLogicSASController, "buslogic": dev.VirtualBusLogicController}
+    sizes_kb = disk_kb or [size * GB_KB for size in (disks or [40])]
+    buses = controllers or [controller] * ((len(sizes_kb) + 14) // 15)
+    changes = [dev.VirtualDeviceSpec(operation="add", device=kinds[kind](key=-100 - bus, busNumber=bus,
+                                                                         sharedBus=bus_sharing))
+               for bus, kind in enumerate(buses)]
+    for index, size_kb in enumerate(sizes_kb):
         bus, unit = divmod(index, 15)
         backing = dev.VirtualDisk.FlatVer2BackingInfo(diskMode="persistent", thinProvisioned=True,
                                                      fileName=f"[{datastore}]")
@@ -102,13 +107,13 @@ def vm_spec(name: str, datastore: str, guest: str, firmware: str = "bios", disks
             backing.sharing = sharing
         changes.append(dev.VirtualDeviceSpec(operation="add", fileOperation="create", device=dev.VirtualDisk(
             key=-200 - index, controllerKey=-100 - bus, unitNumber=unit if unit < 7 else unit + 1,
-            capacityInKB=size * GB_KB, backing=backing)))
+            capacityInKB=size_kb, backing=backing)))
     for index in range(nics):
         changes.append(dev.VirtualDeviceSpec(operation="add", device=dev.VirtualVmxnet3(
             key=-300 - index, backing=dev.VirtualEthernetCard.NetworkBackingInfo(deviceName="VM Network"))))
     options = [vim.option.OptionValue(key=k, value=v) for k, v in (extra or {}).items()]
     if uuid is not None:
-        options.append(vim.option.OptionValue(key="disk.EnableUUID", value=uuid))
+        options.append(vim.option.OptionValue(key=uuid_key, value=uuid))
     if tools:  # the simulator's way of letting a test say what the guest's tools report
         options += [vim.option.OptionValue(key="SET.guest.toolsStatus", value="toolsOk"),
                   vim.option.OptionValue(key="SET.guest.toolsRunningStatus", value="guestToolsRunning"),
@@ -118,8 +123,9 @@ def vm_spec(name: str, datastore: str, guest: str, firmware: str = "bios", disks
                              extraConfig=options)
 
 
-def build_estate(sim: Any, nfs_dir: Path) -> dict[str, Any]:
-    """Create hosts, datastores and VMs of VMS on a fresh simulator; return their names."""
+def build_estate(sim: Any, nfs_dir: Path, vms: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Create hosts, datastores and the VMs of `vms` (default VMS) on a fresh simulator; return their names."""
+    vms = VMS if vms is None else vms
     from pyVim.connect import Disconnect
     from pyVmomi import vim
 
@@ -145,7 +151,7 @@ def build_estate(sim: Any, nfs_dir: Path) -> dict[str, Any]:
                             if isinstance(obj, vim.ClusterComputeResource))
         free_compute = next(props["resourcePool"] for obj, props in computes.values()
                             if any(h._moId == free_host._moId for h in props.get("host") or ()))
-        for name, options in VMS.items():
+        for name, options in vms.items():
             on_free = options.get("host") == FREE_HOST
             datastore = nfs_dir.name if on_free else "LocalDS_0"
             config = vm_spec(name, datastore, **options)
@@ -155,7 +161,7 @@ def build_estate(sim: Any, nfs_dir: Path) -> dict[str, Any]:
             if options.get("snapshot"):
                 wait(vm.CreateSnapshot_Task(name="before-upgrade", description="", memory=False, quiesce=False),
                      content)
-        return {"vms": sorted(VMS), "free_host": FREE_HOST, "nfs": nfs_dir.name}
+        return {"vms": sorted(vms), "free_host": FREE_HOST, "nfs": nfs_dir.name}
     finally:
         Disconnect(si)
 

@@ -19,6 +19,10 @@
 //     everything and has no UpdateAssignedLicense.  The wrapper records
 //     assignments and lists one per host; licence keys starting "FREE-" carry
 //     the free vSphere Hypervisor edition (esx.hypervisor.cpuPackage).
+//   - Datastore.host: the model creates a shared local datastore once per host,
+//     each creation replacing the last, so the datastore lists the mount of one
+//     host while every host lists the datastore.  vCenter lists a mount per host;
+//     mountAll adds the missing ones (read/write, mounted, accessible) at start.
 //
 // Credentials come from VCSIM_USER / VCSIM_PASSWORD (never argv).
 package main
@@ -210,6 +214,29 @@ func (m *Licences) QueryAssignedLicenses(req *types.QueryAssignedLicenses) soap.
 	return &methods.QueryAssignedLicensesBody{Res: &types.QueryAssignedLicensesResponse{Returnval: out}}
 }
 
+// ---- one mount per host on shared datastores ------------------------------------
+
+func mountAll() {
+	for _, e := range simulator.Map.All("HostSystem") {
+		h := e.(*simulator.HostSystem)
+		for _, ref := range h.Datastore {
+			ds, ok := simulator.Map.Get(ref).(*simulator.Datastore)
+			if !ok {
+				continue
+			}
+			mounted := false
+			for _, m := range ds.Host {
+				mounted = mounted || m.Key == h.Self
+			}
+			if !mounted {
+				ds.Host = append(ds.Host, types.DatastoreHostMount{Key: h.Self, MountInfo: types.HostMountInfo{
+					AccessMode: string(types.HostMountModeReadWrite), Mounted: types.NewBool(true),
+					Accessible: types.NewBool(true)}})
+			}
+		}
+	}
+}
+
 // ---- main -------------------------------------------------------------------------
 
 type versions map[string]string
@@ -252,6 +279,9 @@ func main() {
 	flag.Var(hostVersions, "host-version", "HOSTNAME=VERSION for one host (repeatable)")
 	dsType := flag.String("ds-type", "VMFS", "summary.type of the model's local datastores (the simulator says OTHER)")
 	flag.BoolVar(&paging, "paging", true, "honour RetrieveOptions.maxObjects like vCenter")
+	perfFile := flag.String("perf", "", "JSON series for historical performance statistics (perf.go)")
+	perfLevel := flag.Int("perf-level", 1, "statistics level of every historical interval (vCenter's default: 1)")
+	perfMax := flag.Int("perf-max-metrics", 64, "config.vpxd.stats.maxQueryMetrics (0: no limit)")
 	flag.Parse()
 
 	model := simulator.VPX()
@@ -283,6 +313,7 @@ func main() {
 	for _, e := range simulator.Map.All("Datastore") {
 		e.(*simulator.Datastore).Summary.Type = *dsType
 	}
+	mountAll()
 
 	root := simulator.Map.Get(si.Content.PropertyCollector).(*simulator.PropertyCollector)
 	simulator.Map.Put(&PagingCollector{*root})
@@ -293,6 +324,8 @@ func main() {
 		lam := simulator.Map.Get(*lm.LicenseAssignmentManager).(*simulator.LicenseAssignmentManager)
 		simulator.Map.Put(&Licences{LicenseAssignmentManager: *lam, assigned: map[string]types.LicenseManagerLicenseInfo{}})
 	}
+
+	installPerf(*perfFile, *perfLevel, *perfMax)
 
 	user, password := os.Getenv("VCSIM_USER"), os.Getenv("VCSIM_PASSWORD")
 	if user == "" || password == "" {

@@ -1,0 +1,2 @@
+# expect 2: assigns the automatic variable $input
+$input = 'x'

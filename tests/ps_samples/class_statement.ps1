@@ -1,0 +1,2 @@
+# expect 2: PowerShell 3.0+ syntax
+class Probe { [string]$Name }

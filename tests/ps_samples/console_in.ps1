@@ -1,0 +1,2 @@
+# expect 2: static member [Console]::In
+$payload = [Console]::In.ReadToEnd()

@@ -1,0 +1,2 @@
+# expect 2: command ConvertTo-Json
+$json = @{ a = 1 } | ConvertTo-Json

@@ -1,0 +1,2 @@
+# expect 2: -ErrorAction Ignore
+$k = Get-Item -Path 'HKLM:\SOFTWARE\X' -ErrorAction Ignore

@@ -1,0 +1,2 @@
+# expect 2: type [ordered]
+$h = [ordered]@{ a = 1 }

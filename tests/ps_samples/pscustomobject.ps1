@@ -1,0 +1,2 @@
+# expect 2: type [pscustomobject]
+$o = [pscustomobject]@{ name = 'x' }

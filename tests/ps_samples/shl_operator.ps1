@@ -1,0 +1,2 @@
+# expect 2: operator -shl
+$mask = 1 -shl 4

@@ -1,0 +1,2 @@
+# expect 2: operator -shr
+$half = 256 -shr 1

@@ -1,0 +1,4 @@
+# expect 4: syntax: MISSING
+function Get-Broken {
+    if ($true) { 'unclosed'
+}

@@ -1,0 +1,2 @@
+# expect 2: variable $using:server
+$name = $using:server
