@@ -13,6 +13,7 @@ never depends on the order in which the scan finished.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from readiness.facts import TargetFacts
@@ -77,6 +78,51 @@ def digest(target: TargetFacts) -> dict[str, Any] | None:
         "provider_gap": _gap(target, "vmm.provider_version"),
         "cluster": cluster.get("name") if cluster.get("node") else None,
         "cluster_nodes": list(cluster.get("nodes") or []),
+        "perf": _perf_digest(facts.get("perf")),
+    }
+
+
+def _perf_digest(perf: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The measured load of a VM (vCenter statistics), for the estate's capacity figures."""
+    if not perf:
+        return None
+    change = perf.get("peak_daily_change_gb")
+    return {"peak_iops": perf.get("peak_iops"), "p95_iops": perf.get("p95_iops"),
+            "daily_change_gb": change if change is not None else perf.get("daily_change_gb"),
+            "peak_churn_mbps": perf.get("peak_churn_mbps"), "stars": perf.get("stars")}
+
+
+#: CAP-STG-001: requests per second one standard storage account takes (l.89); CAP-PS-001: what one process
+#: server carries (l.88, l.104); MS-SIZE-001's cache column by daily change (l.102-104), GB read as GiB.
+ACCOUNT_IOPS = 20000
+PS_MACHINES, PS_CHANGE_GB = 200, 2048
+CACHE_ROWS_GB = ((500, 300), (1024, 600), (2048, 1024))
+
+
+def capacity(digests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Estate totals from the VMs' measured statistics: storage accounts, process servers, cache, bandwidth.
+
+    Shaping only: the figures follow the seed's own arithmetic (accounts = total IOPS / 20,000; a process server
+    per 200 machines or 2 TB a day); rules/estate.yaml judges them.
+    """
+    vms = [d for d in digests if "vmware-vm" in d["roles"]]
+    measured = [d for d in vms if d["perf"] and d["perf"]["peak_iops"] is not None]
+    if not measured:
+        return {"measured": 0, "unmeasured": [d["name"] for d in vms], "vms": len(vms)}
+    iops = sum(d["perf"]["peak_iops"] for d in measured)
+    change = sum(d["perf"]["daily_change_gb"] or 0 for d in measured)
+    servers = max(-(-len(vms) // PS_MACHINES), -(-math.ceil(change) // PS_CHANGE_GB), 1)
+    per_server = change / servers
+    cache = next((gb for limit, gb in CACHE_ROWS_GB if per_server <= limit), CACHE_ROWS_GB[-1][1])
+    return {
+        "vms": len(vms), "measured": len(measured), "unmeasured": [d["name"] for d in vms if d not in measured],
+        "total_peak_iops": round(iops, 1), "storage_accounts": max(1, math.ceil(iops / ACCOUNT_IOPS)),
+        "total_daily_change_gb": round(change, 1), "process_servers_needed": servers,
+        "cache_gb_per_process_server": cache,
+        # keeping up with the change: GB/day x 1024 MB x 8 bit / 86,400 s; the peak adds every VM's peak churn
+        "bandwidth_mbps": round(change * 1024 * 8 / 86400, 1),
+        "peak_bandwidth_mbps": round(sum(d["perf"]["peak_churn_mbps"] or 0 for d in measured) * 8, 1),
+        "min_stars": min(d["perf"]["stars"] or 1 for d in measured),
     }
 
 
@@ -162,6 +208,7 @@ def estate_target(digests: list[dict[str, Any]]) -> TargetFacts:
             "no_master_target": [d["name"] for d in protected_guests if d["os_family"] not in families],
             "hyperv_hosts": [d for d in guests if "hyperv-host" in d["roles"]],
             "vmm_clusters": clusters,
+            "capacity": capacity(digests),
         }},
         gaps=gaps,
     )

@@ -17,6 +17,8 @@ import jmespath
 from jmespath import functions
 from jmespath.exceptions import JMESPathError
 
+from readiness import support
+
 
 def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", str(text)))
@@ -92,6 +94,25 @@ class ReadinessFunctions(functions.Functions):
         limit = _version_tuple(version)
         return [item for item in (items or []) if isinstance(item, dict) and item.get(key) is not None
                 and _version_tuple(item[key]) > limit]
+
+    @functions.signature({"types": ["array"]}, {"types": ["string", "null"]}, {"types": ["string", "null"]},
+                         {"types": ["string", "null"]})
+    def _func_linux_support(self, releases: list[Any], distribution: str | None, version: str | None,
+                            kernel: str | None) -> dict[str, Any]:
+        """The support matrix's verdict on a Linux release and kernel (readiness.support.linux_support)."""
+        return support.linux_support(releases, distribution, version, kernel)
+
+    @functions.signature({"types": ["array"]}, {"types": ["string", "null"]}, {"types": ["number", "null"]},
+                         {"types": ["number", "null"]}, {"types": ["string", "null"]})
+    def _func_windows_release(self, releases: list[Any], version: str | None, build: int | None,
+                              service_pack: int | None, product_type: str | None) -> str | None:
+        """The matrix's name for this Windows release, or null when it is not listed."""
+        return support.windows_release(releases, version, build, service_pack, product_type)
+
+    @functions.signature({"types": ["array"]}, {"types": ["string", "null"]})
+    def _func_version_in(self, versions: list[str], text: str | None) -> bool:
+        """Whether a product version ("6.0.0") belongs to one of the listed lines ("6.0", "5.5")."""
+        return support.version_in(versions, text)
 
     @functions.signature({"types": ["array", "null"]})
     def _func_unique(self, items: list[Any] | None) -> list[Any]:

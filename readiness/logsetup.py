@@ -52,14 +52,31 @@ def level_from(name: str | None, verbose: int) -> int:
     return {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
 
 
+OWN_LOGGERS = ("readiness", "checks")
+
+
 def configure(level: int) -> None:
-    """One stderr handler on the root logger, redacting, for this process."""
+    """One redacting stderr handler for this process.
+
+    By default (warnings and errors) it serves only our own loggers: the libraries below keep their silence
+    (paramiko and urllib3 log connection failures with tracebacks that the report already explains).  Asked
+    for info or debug, the handler sits on the root logger, so their records show too, redacted.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
     handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "readiness", False)]:
-        root.removeHandler(old)
     handler.readiness = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    root.setLevel(level)
+    verbose = level < logging.WARNING
+    for name in ("", *OWN_LOGGERS):
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if getattr(h, "readiness", False)]:
+            logger.removeHandler(old)
+    if verbose:
+        for name in OWN_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(level)
+        return
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).addHandler(handler)
+        logging.getLogger(name).setLevel(level)

@@ -21,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from readiness.catalog import SEVERITIES, Catalog, default_catalog
 from readiness.errors import UsageError
 from readiness.expressions import compile_expression, relative_roots, root_paths
+from readiness.matrix import DEFAULT_MATRIX, Matrix, load_matrix, resolve_params
 from readiness.util import load_yaml, read_text, yaml_line
 from rules import PACK_DIR
 
@@ -52,6 +53,8 @@ PACK_SCHEMA: dict[str, Any] = {
                 "check": {"type": "string"},
                 "evidence": {"type": "object", "additionalProperties": {"type": "string"}},
                 "params": {"type": "object"},
+                # param name -> support-matrix entry key (rules/matrices/*.yaml), filled in when loaded
+                "matrix": {"type": "object", "additionalProperties": {"type": "string"}},
                 "message": {"type": "object", "additionalProperties": False, "required": ["pass", "fail"],
                             "properties": {"pass": {"type": "string"}, "fail": {"type": "string"},
                                            "not_applicable": {"type": "string"}, "error": {"type": "string"}}},
@@ -95,6 +98,8 @@ class Rule:
     #: What a false applies-when means: "not-applicable" (the usual), or "fail" for a rule that defines what a
     #: role's machine must be (MS-OS-001: a Linux machine judged as management server is not one, it fails).
     when_false: str = "not-applicable"
+    #: param -> matrix entry key: the params the chosen support matrix filled in (readiness.matrix)
+    matrix_refs: dict[str, str] = field(default_factory=dict)
 
     def template(self, name: str) -> Any:
         """The compiled message template, or None when the rule has no such message."""
@@ -123,7 +128,7 @@ class Rule:
             "rationale": self.rationale, "when": self.when_text, "when_false": self.when_false,
             "check": self.check_text,
             "evidence": self.evidence_text, "params": self.params, "remediation": self.remediation,
-            "source": self.source, "file": self.path,
+            "source": self.source, "file": self.path, "matrix": self.matrix_refs,
         }
 
 
@@ -146,7 +151,17 @@ def check_fact_path(path: str) -> str | None:
     return None
 
 
-def _build_rule(raw: dict[str, Any], pack: str, path: str, catalog: Catalog) -> Rule:
+def _matrix_params(raw: dict[str, Any], matrix: Matrix, where: str) -> dict[str, Any]:
+    """The rule's own params plus those its `matrix:` field reads from the chosen support matrix."""
+    params = dict(raw.get("params") or {})
+    refs = raw.get("matrix") or {}
+    if clash := sorted(set(refs) & set(params)):
+        raise UsageError(f"{where}: params {', '.join(clash)} are given both in params and matrix")
+    named = {"matrix_name": f"{matrix.name} ({matrix.date})"} if refs else {}  # for messages to cite
+    return {**params, **resolve_params(refs, matrix, where), **named}
+
+
+def _build_rule(raw: dict[str, Any], pack: str, path: str, catalog: Catalog, matrix: Matrix) -> Rule:
     where = f"{path}: rule {raw['id']}"
     for req_id in raw["requirements"]:
         if req_id not in catalog.requirements:
@@ -165,10 +180,10 @@ def _build_rule(raw: dict[str, Any], pack: str, path: str, catalog: Catalog) -> 
         rationale=" ".join(raw["rationale"].split()), severity=raw.get("severity") or reqs[0].severity,
         roles=list(roles), scenarios=list(scenarios), check_text=raw["check"].strip(),
         when_text=(raw.get("when") or "").strip() or None, evidence_text=dict(raw.get("evidence") or {}),
-        params=dict(raw.get("params") or {}), message=dict(raw["message"]),
+        params=_matrix_params(raw, matrix, where), message=dict(raw["message"]),
         remediation={k: " ".join(v.split()) if k == "text" else v.strip() for k, v in raw["remediation"].items()},
         source=raw.get("source") or "; ".join(r.source for r in reqs), path=path,
-        when_false=raw.get("when_false", "not-applicable"),
+        when_false=raw.get("when_false", "not-applicable"), matrix_refs=dict(raw.get("matrix") or {}),
     )
     if rule.when_false == "fail" and not rule.when_text:
         raise UsageError(f"{where}: when_false: fail needs a when condition")
@@ -201,9 +216,10 @@ def _build_rule(raw: dict[str, Any], pack: str, path: str, catalog: Catalog) -> 
     return rule
 
 
-def load_pack(path: Path, catalog: Catalog | None = None) -> list[Rule]:
-    """Load and validate one rule pack file."""
+def load_pack(path: Path, catalog: Catalog | None = None, matrix: Matrix | None = None) -> list[Rule]:
+    """Load and validate one rule pack file, its matrix params read from `matrix` (default: the seed's)."""
     catalog = catalog or default_catalog()
+    matrix = matrix or load_matrix(DEFAULT_MATRIX)
     text = read_text(path, "rule file")
     try:
         data = load_yaml(text)
@@ -227,14 +243,15 @@ def load_pack(path: Path, catalog: Catalog | None = None) -> list[Rule]:
     rules = []
     for index, raw in enumerate(data["rules"]):
         try:
-            rules.append(_build_rule(raw, data["pack"], str(path), catalog))
+            rules.append(_build_rule(raw, data["pack"], str(path), catalog, matrix))
         except UsageError as exc:  # name the line of the rule, as for a schema error
             raise UsageError(str(exc).replace(f"{path}:", f"{path}:{yaml_line(text, ['rules', index])}:", 1)) \
                 from None
     return rules
 
 
-def load_rules(paths: list[Path] | None = None, catalog: Catalog | None = None) -> list[Rule]:
+def load_rules(paths: list[Path] | None = None, catalog: Catalog | None = None,
+               matrix: Matrix | None = None) -> list[Rule]:
     """All rules of the given pack files (default: every pack shipped in rules/)."""
     files = paths if paths else sorted(PACK_DIR.glob("*.yaml"))
     rules: list[Rule] = []
@@ -242,7 +259,7 @@ def load_rules(paths: list[Path] | None = None, catalog: Catalog | None = None) 
     for file in files:
         if file.name == "requirements.yaml":
             continue
-        for rule in load_pack(file, catalog):
+        for rule in load_pack(file, catalog, matrix):
             if rule.id in seen:
                 raise UsageError(f"{file}: rule ID {rule.id} is already used in {seen[rule.id]}")
             seen[rule.id] = str(file)
@@ -251,5 +268,6 @@ def load_rules(paths: list[Path] | None = None, catalog: Catalog | None = None) 
 
 
 @lru_cache(maxsize=1)
-def default_rules() -> tuple[Rule, ...]:
-    return tuple(load_rules())
+def default_rules(matrix: str = DEFAULT_MATRIX) -> tuple[Rule, ...]:
+    """The shipped rules, judged against the named support matrix (default: the seeds')."""
+    return tuple(load_rules(matrix=load_matrix(matrix)))

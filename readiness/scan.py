@@ -194,11 +194,11 @@ def scan(targets: Iterable[Target], settings: ScanSettings, rules: list[Rule], w
         try:
             worker, batch = done.get(timeout=POLL_S)
         except queue.Empty:
-            now = time.monotonic()
-            for late in [w for w in running if w.overdue(now)]:
-                running.discard(late)
-                yield late.abandoned()
-            continue
+            worker, batch = None, []
         if worker in running:  # an abandoned worker's late answer was already reported
             running.discard(worker)
             yield from batch
+        now = time.monotonic()  # checked on every turn: a busy estate must not hide a stuck worker
+        for late in [w for w in running if w.overdue(now)]:
+            running.discard(late)
+            yield late.abandoned()

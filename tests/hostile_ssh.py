@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -32,6 +31,9 @@ PARAMIKO_KINDS = ("stall-exec", "tiny-window", "truncated", "junk")
 RAW_KINDS = ("garbage-after-banner", "banner-then-silence", "not-ssh", "backlog", "silent")
 KINDS = PARAMIKO_KINDS + RAW_KINDS
 BANNER = b"SSH-2.0-OpenSSH_5.3\r\n"
+#: After the banner: a first "packet" whose length (7) fits no cipher block, so a client fails at once rather
+#: than wait for the rest of a plausible packet (random bytes would make the outcome depend on luck).
+GARBAGE = b"\x00\x00\x00\x07" + b"<html>this is not an SSH packet</html>\r\n" * 100
 _host_key: paramiko.RSAKey | None = None
 # The server side's own failures (a client that hangs up) are expected here: not on stderr.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
@@ -140,7 +142,7 @@ class HostilePeer:
         if self.kind != "silent":
             conn.sendall(BANNER)
         if self.kind == "garbage-after-banner":
-            conn.sendall(os.urandom(4096))
+            conn.sendall(GARBAGE)
         self.stopped.wait()
 
     def _ssh(self, conn: socket.socket) -> None:

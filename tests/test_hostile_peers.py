@@ -2,7 +2,7 @@
 
 Each peer used to hold a worker for good (an exec request never answered, a window never reopened) or
 to produce a misleading sentence (EOFError, "no SSH banner" for a web server).  The timeouts here are
-small so a regression shows as a wrong reason or a hung test, never as a timed assertion.
+small (2 s) so a regression shows as a wrong reason or a hung test, never as a timed assertion.
 """
 
 from __future__ import annotations
@@ -31,15 +31,15 @@ RULES = list(default_rules())
 PASSWORD = "h0stile-peer-pw-7731"
 PARTIAL = b"@@readiness@@ probe 1\n@@readiness@@ cmd uname\nLinux\n@@readiness@@ end 0\n@@readiness@@ cmd os-rel"
 EXPECTED = {
-    "stall-exec": "did not answer the request to start the probe within 1 s (exec request stalled)",
+    "stall-exec": "did not answer the request to start the probe within 2 s (exec request stalled)",
     "tiny-window": "the target stopped reading the probe after 1024 of ",
     "garbage-after-banner": "SSH negotiation failed: after its banner 'SSH-2.0-OpenSSH_5.3' it sent what is not SSH",
     "banner-then-silence": "SSH negotiation stalled: it sent its banner 'SSH-2.0-OpenSSH_5.3' but did not "
-                           "complete the key exchange within 1 s",
+                           "complete the key exchange within 2 s",
     "not-ssh": "not an SSH server (sent 'HTTP/1.1 400 Bad Request\\r\\nServer: nginx",
-    "backlog": "no TCP answer within 1 s (host down, filtered, or its connection backlog is full)",
+    "backlog": "no TCP answer within 2 s (host down, filtered, or its connection backlog is full)",
     "junk": "garbage from the probe",
-    "silent": "no SSH banner within 1 s (the port answers TCP but never speaks SSH)",
+    "silent": "no SSH banner within 2 s (the port answers TCP but never speaks SSH)",
 }
 
 
@@ -64,7 +64,7 @@ def client(tmp_path: Path, peers: dict[str, HostilePeer], monkeypatch: pytest.Mo
     monkeypatch.setenv("READINESS_SSH_PASSWORD", PASSWORD)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    return ScanSettings(ssh_config=config, connect_timeout_s=1.0, command_timeout_s=2.0,
+    return ScanSettings(ssh_config=config, connect_timeout_s=2.0, command_timeout_s=3.0,
                         network=NetworkSettings(endpoints=[], outbound_ports=[], port_check_host="127.0.0.1"))
 
 
@@ -107,7 +107,7 @@ def test_a_scan_with_good_and_hostile_hosts_reports_every_host(peers: dict[str, 
             fh.write("".join(p.known_hosts_line() for p in peers.values()))
         report = tmp_path / "report.json"
         uris = ["ssh://good", *(f"ssh://scanner@{peers[k].address}" for k in sorted(EXPECTED))]
-        code = main(["scan", *uris, "--ssh-config", str(lab.ssh_config), "--connect-timeout", "1", "--timeout", "5",
+        code = main(["scan", *uris, "--ssh-config", str(lab.ssh_config), "--connect-timeout", "2", "--timeout", "5",
                      "--role", "protected-linux", "--reporter", f"json:{report}"])
     finally:
         lab.close()

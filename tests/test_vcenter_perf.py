@@ -158,6 +158,11 @@ def test_verdicts_through_the_cli(perf_sim: vcsim.Simulator, tmp_path: Path) -> 
            for t in report["targets"]}
     for vm, expected in EXPECTED.items():
         assert got[vm] == expected, vm
+    estate = {f["rule_id"]: f for f in report["estate"]["findings"]}
+    # 25,000 + 600 + 300 + 40 + 100 x the rest of the VMs: two storage accounts; 2,560 GB a day alone needs a
+    # second process server (l.88-89)
+    assert estate["RX006"]["status"] == "fail" and estate["RX006"]["evidence"]["accounts"] == 2
+    assert estate["RX007"]["status"] == "fail" and estate["RX007"]["evidence"]["needed"] == 2
     partial = next(t for t in report["targets"] if t["name"] == "DC0_C0_RP0_VM1")
     assert all("50" in f["message"] or "3/5" in f["message"] for f in partial["findings"]
                if f["rule_id"].startswith("RP"))

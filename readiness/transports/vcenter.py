@@ -73,6 +73,7 @@ class Watchdog:
         return bool(stuck)
 
     def _fire(self, conn: Any) -> None:
+        # a live timer holds its connection, so no other connection can have its id meanwhile
         self._timers.pop(id(conn), None)
         sock = getattr(conn, "sock", None)
         if sock is None:  # closed already (an error path that never returned it)
