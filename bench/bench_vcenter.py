@@ -192,7 +192,7 @@ def main() -> int:
           f"simulator start {rows[-1]['started_s']:.1f} s at {rows[-1]['size']} VMs (not counted)")
     biggest = rows[-1]
     wall, ratio, rss = (statistics.median(biggest[k]) for k in ("walls", "ratios", "rss"))
-    print(f"collection alone at {biggest['size']} VMs (in process, no judging): {biggest['collect_s']:.2f} s, "
+    print(f"collection alone at {biggest['size']} VMs (fresh process, no rules): {biggest['collect_s']:.2f} s, "
           f"peak RSS {biggest['collect_rss_mb']:.0f} MB; the rest of the CLI wall is judging and reporting")
     print(f"goal at {biggest['size']} VMs (medians): wall {wall:.2f} s <= {GOAL_WALL_S:g} s "
           f"{'met' if wall <= GOAL_WALL_S else 'missed'}; {ratio:.1f}x >= {GOAL_RATIO:g}x naive "

@@ -23,6 +23,8 @@ import yaml
 
 from readiness import __version__
 from readiness.catalog import default_catalog
+from readiness.cli_matrix import COMMANDS as MATRIX_COMMANDS
+from readiness.cli_matrix import add_matrix_command, matrix_option
 from readiness.cli_output import COMMANDS as OUTPUT_COMMANDS
 from readiness.cli_output import (
     add_commands,
@@ -46,6 +48,7 @@ from readiness.gate import (  # noqa: F401  (exit codes re-exported for tests)
 from readiness.inputs import read_inputs
 from readiness.inventory import inventory_targets
 from readiness.judging import JudgeOptions, judge_and_report, load_waivers
+from readiness.matrix import DEFAULT_MATRIX, load_matrix, matrix_files
 from readiness.merge import merge_stream
 from readiness.proxy import proxy_flag
 from readiness.reporters import OutputOptions, parse_reporters
@@ -89,6 +92,7 @@ def _add_judging_options(parser: argparse.ArgumentParser) -> None:
                         help="console display only: failed/error/waived findings (default) or all")
     parser.add_argument("--rules", action="append", default=[], type=Path, metavar="PACK.yaml",
                         help="use these rule packs instead of the shipped ones (repeatable)")
+    matrix_option(parser)
     parser.add_argument("--waivers", type=Path, metavar="FILE", help="YAML list of accepted findings")
     parser.add_argument("--management-server", metavar="HOST",
                         help="the management server protected machines must reach on 443 and 9443")
@@ -138,9 +142,11 @@ def build_parser() -> Parser:
     cov_p = rules_sub.add_parser("coverage", help="which catalog requirements have rules")
     for rules_user in (list_p, show_p, cov_p):
         rules_user.add_argument("--rules", action="append", default=[], type=Path, metavar="PACK.yaml")
+        matrix_option(rules_user)
     check_p = rules_sub.add_parser("check", help="validate rule pack files")
     check_p.add_argument("paths", nargs="+", type=Path, metavar="PACK.yaml")
     add_commands(sub)
+    add_matrix_command(sub)
     for command_parser in sub.choices.values():
         add_log_options(command_parser)
     return parser
@@ -232,8 +238,9 @@ def load_network(args: argparse.Namespace) -> NetworkSettings:
 
 
 
-def select_rules(paths: list[Path]) -> list[Rule]:
-    return load_rules(paths) if paths else list(default_rules())
+def select_rules(paths: list[Path], matrix: str = DEFAULT_MATRIX) -> list[Rule]:
+    """The rule packs given (default: the shipped ones), their matrix params read from the named matrix."""
+    return load_rules(paths, matrix=load_matrix(matrix)) if paths else list(default_rules(matrix))
 
 
 def check_vocabulary(roles: list[str], scenarios: list[str]) -> None:
@@ -343,8 +350,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     started, started_at = time.monotonic(), now_iso()
     check_vocabulary(args.role, args.scenario)
     targets = _targets(args.targets, args)
-    rules = select_rules(args.rules)
+    rules = select_rules(args.rules, args.matrix)
     settings = _settings(args)
+    settings.notes.append(load_matrix(args.matrix).note())  # every report format shows which matrix judged
     specs = parse_reporters(args.reporter)
     options, gate_options, output = _judging(args, rules)
     facts = _saving(scan(targets, settings, rules, workers=args.workers), args.save_facts)
@@ -357,10 +365,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     started, started_at = time.monotonic(), now_iso()
     check_vocabulary(args.role, args.scenario)
-    rules = select_rules(args.rules)
+    rules = select_rules(args.rules, args.matrix)
     specs = parse_reporters(args.reporter)
     options, gate_options, output = _judging(args, rules)
     targets, notes = read_inputs(args.inputs)
+    notes = [*notes, load_matrix(args.matrix).note()]  # every report format shows which matrix judged
     for target in targets:
         if args.role:
             target.roles = list(args.role)
@@ -387,11 +396,13 @@ def cmd_facts(args: argparse.Namespace) -> int:
 def cmd_rules(args: argparse.Namespace) -> int:
     if args.rules_command == "check":
         total = 0
-        for path in args.paths:
+        for path in args.paths:  # against every shipped matrix: a rule must find its entries in each
             total += len(load_pack(path))
+            for name in matrix_files():
+                load_pack(path, matrix=load_matrix(name))
         print(f"ok: {total} rule(s) in {len(args.paths)} file(s) are valid")
         return EXIT_OK
-    rules = select_rules(args.rules)
+    rules = select_rules(args.rules, args.matrix)
     catalog = default_catalog()
     if args.rules_command == "show":
         matches = [r for r in rules if r.id == args.id or args.id in r.requirements]
@@ -415,7 +426,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"scan": cmd_scan, "evaluate": cmd_evaluate, "facts": cmd_facts, "rules": cmd_rules, **OUTPUT_COMMANDS}
+COMMANDS = {"scan": cmd_scan, "evaluate": cmd_evaluate, "facts": cmd_facts, "rules": cmd_rules, **OUTPUT_COMMANDS,
+            **MATRIX_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

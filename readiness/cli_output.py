@@ -26,10 +26,12 @@ STRAY_REPORTER = re.compile(rf"^({'|'.join(FORMATS)})(:(?!//).*)?$")
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
-    """--reporter (one spec each, repeatable), --color, --baseline."""
-    parser.add_argument("--reporter", action="append", default=[], metavar="FORMAT[:PATH]",
-                        help="one of cli, json:PATH, junit:PATH, html:PATH, sarif:PATH (PATH - is standard output; "
-                             "at most one reporter may use it); repeat for several; default: cli")
+    """--reporter (several specs, repeatable), --color, --baseline."""
+    # The report contract's form (`--reporter cli json:PATH junit:PATH`, as InSpec) and one spec per flag both
+    # work; a target URI swallowed by it is refused with a hint (parse_reporter), never taken for a reporter.
+    parser.add_argument("--reporter", nargs="+", action="extend", default=[], metavar="FORMAT[:PATH]",
+                        help="cli, json:PATH, junit:PATH, html:PATH, sarif:PATH (PATH - is standard output; at most "
+                             "one reporter may use it); several after one flag or one per flag; default: cli")
     parser.add_argument("--color", choices=COLOR_MODES, default="auto",
                         help="console colour: auto (default: on a terminal, unless NO_COLOR is set or FORCE_COLOR "
                              "forces it), always, never")
@@ -59,8 +61,8 @@ def start_logging(args: argparse.Namespace) -> None:
     log.debug("readiness %s", " ".join(sys.argv[1:]))
     for value in [*getattr(args, "targets", []), *getattr(args, "inputs", [])]:
         if STRAY_REPORTER.match(value):
-            raise UsageError(f"{value!r} looks like a reporter, not a target: each --reporter takes one spec "
-                             f"(--reporter cli --reporter {value})")
+            raise UsageError(f"{value!r} looks like a reporter, not a target: give it after --reporter "
+                             f"(--reporter cli {value})")
 
 
 def output_options(args: argparse.Namespace) -> OutputOptions:

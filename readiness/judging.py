@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from readiness.engine import Waiver, judge_target, target_scenarios
-from readiness.estate import digest, estate_target
+from readiness.estate import capacity, digest, estate_target
 from readiness.facts import TargetFacts
 from readiness.gate import GateOptions, GateResult, gate
 from readiness.progress import ScanProgress
@@ -53,6 +53,24 @@ def _estate_entry(digests: list[dict[str, object]], options: JudgeOptions,
     return _judge(whole, options, plan)
 
 
+#: The rules whose verdicts the capacity table shows beside a VM's measured figures.
+CAPACITY_RULES = {"RP001": "iops", "RP002": "disk_iops", "RP003": "daily_change"}
+
+
+def capacity_row(target: TargetFacts, entry: dict[str, object]) -> dict[str, object] | None:
+    """One VM's line of the capacity table (vCenter statistics and the verdicts on them), or None without them."""
+    perf = target.facts.get("perf")
+    if not perf:
+        return None
+    verdicts = {CAPACITY_RULES[f["rule_id"]]: f["status"] for f in entry["findings"]  # type: ignore[attr-defined]
+                if f["rule_id"] in CAPACITY_RULES}
+    return {"name": target.name, "peak_iops": perf["peak_iops"], "p95_iops": perf["p95_iops"],
+            "busiest_disk_iops": max((d["peak_iops"] or 0 for d in perf["disks"]), default=None),
+            "peak_churn_mbps": perf["peak_churn_mbps"], "avg_churn_mbps": perf["avg_churn_mbps"],
+            "daily_change_gb": perf["daily_change_gb"], "peak_daily_change_gb": perf["peak_daily_change_gb"],
+            "coverage": perf["coverage"], "stars": perf["stars"], "verdicts": verdicts}
+
+
 def judge_and_report(facts: Iterable[TargetFacts], options: JudgeOptions, specs: list[ReporterSpec],
                      output: OutputOptions, gate_options: GateOptions, notes: list[str], started: float,
                      started_at: str, total: int = 0) -> GateResult:
@@ -62,6 +80,7 @@ def judge_and_report(facts: Iterable[TargetFacts], options: JudgeOptions, specs:
     header_scenarios = list(options.scenarios or options.catalog_scenarios)
     entries = []
     digests = []
+    capacity_rows = []
     with ReportStream(specs, output) as stream, ScanProgress(total, enabled=None if total > 1 else False) as bar:
         stream.begin(report_header(started_at=started_at, scenarios=header_scenarios, rules_count=len(options.rules)))
         interrupted = False
@@ -72,6 +91,8 @@ def judge_and_report(facts: Iterable[TargetFacts], options: JudgeOptions, specs:
                 entries.append({**entry, "findings": []})  # streamed already: keep the verdict, not the findings
                 if (summary := digest(target)) is not None:
                     digests.append(summary)
+                if (row := capacity_row(target, entry)) is not None:
+                    capacity_rows.append(row)
                 bar.advance(entry)
         except KeyboardInterrupt:  # Ctrl-C: what finished is reported, marked interrupted (scan.py abandons the rest)
             interrupted = True
@@ -86,6 +107,8 @@ def judge_and_report(facts: Iterable[TargetFacts], options: JudgeOptions, specs:
                              "see scenario_results"]
         report = build_report(entries, started_at=started_at, duration_s=time.monotonic() - started,
                               scenarios=header_scenarios, notes=notes, rules_count=len(options.rules), estate=estate)
+        if capacity_rows:  # measured load of each VM and the estate's totals (issue 13), for people and proposals
+            report["capacity"] = {"totals": capacity(digests), "vms": capacity_rows}
         result = gate(report, gate_options)
         if interrupted:
             report["interrupted"] = True

@@ -57,7 +57,7 @@ def compare_versions(left: str, right: str) -> int:
     (`4.18.0-305.30.1` > `4.18.0-305`).
     """
     a, b = _segments(left), _segments(right)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):  # a shared prefix; the longer one decides below
         if x.isdigit() and y.isdigit():
             nx, ny = int(x), int(y)
             if nx != ny:
@@ -88,9 +88,9 @@ def uek_release(kernel: str) -> str | None:
 def kernel_matches(spec: str | dict[str, Any], kernel: str) -> bool:
     """Whether a kernel is covered by one published kernel spec.
 
-    Specs (a string or one key each, as a matrix file writes them): `K` or `{exact: K}`, `{from: A, to: B}` (inclusive, same
-    flavour as A), `{min: K}` ("K or higher", same flavour), `{flavor: F}` (every stock kernel of flavour F,
-    e.g. SLES's "default"), `{uek: [uek3, ...]}` / `{rhck: true}` (Oracle's kernel families).
+    Specs (a string or one key each, as a matrix file writes them): `K` or `{exact: K}`, `{from: A, to: B}`
+    (inclusive, same flavour as A), `{min: K}` ("K or higher", same flavour), `{flavor: F}` (every stock kernel
+    of flavour F, e.g. SLES's "default"), `{uek: [uek3, ...]}` / `{rhck: true}` (Oracle's kernel families).
     """
     if isinstance(spec, str):
         spec = {"exact": spec}

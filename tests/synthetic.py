@@ -1,9 +1,9 @@
 """Synthetic estates: one real facts document cloned into many machines, for reporter tests and the memory bench.
 
 The clone keeps the collected facts (so the shipped rules judge them as they would a real machine) and varies
-what makes machines tell apart: name, URI, host name; host-0003 is the master target; every tenth machine could not be reached, so an
-estate has unknown machines with a reason too.  `trim_packages` keeps the installed-package list short, as a
-minimal image would have it, so a 2,000-machine facts file stays a few megabytes.
+what tells machines apart: name, URI, host name.  host-0003 is the one master target, and every tenth machine
+could not be reached, so an estate has unknown machines with a reason too.  `trim_packages` keeps the
+installed-package list short, as a minimal image would have it.
 """
 
 from __future__ import annotations

@@ -52,13 +52,21 @@ def test_good_reporter_specs(tmp_path: Path) -> None:
     assert [(s.format, s.to_stdout) for s in specs] == [("json", True), ("sarif", False), ("cli", False)]
 
 
-def test_one_spec_per_reporter_flag() -> None:
-    # A target after --reporter is a target, not a second reporter.
-    proc = run("scan", "--reporter", "json:-", "ssh://root@127.0.0.1:1", "--connect-timeout", "2")
+def test_reporter_specs_and_targets_are_told_apart(tmp_path: Path) -> None:
+    # A target URI swallowed by --reporter is refused with a hint, never taken for a reporter.
+    swallowed = run("scan", "--reporter", "cli", "ssh://root@127.0.0.1:1")
+    assert swallowed.returncode == 2 and "looks like a target URI" in swallowed.stderr
+    assert len(swallowed.stderr.strip().splitlines()) == 1
+    # Targets before the flag, one spec per flag, and the report contract's several specs after one flag.
+    proc = run("scan", "ssh://root@127.0.0.1:1", "--connect-timeout", "2", "--reporter", "json:-")
     assert proc.returncode == 3, proc.stderr
     assert json.loads(proc.stdout)["targets"][0]["target"] == "ssh://root@127.0.0.1:1"
-    old_style = run("scan", "--reporter", "cli", "json:r.json")
-    assert old_style.returncode == 2 and "each --reporter takes one spec" in old_style.stderr
+    report = tmp_path / "r.json"
+    contract = run("scan", "ssh://root@127.0.0.1:1", "--connect-timeout", "2", "--reporter", "cli", f"json:{report}")
+    assert contract.returncode == 3, contract.stderr
+    assert json.loads(report.read_text())["targets"][0]["status"] == "unknown"
+    stray = run("scan", f"json:{report}")
+    assert stray.returncode == 2 and "looks like a reporter" in stray.stderr
     both = run("scan", "--reporter", "cli", "--reporter", "json:-")
     assert both.returncode == 2 and "only one reporter may write to standard output" in both.stderr
 

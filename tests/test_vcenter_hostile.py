@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -84,15 +85,16 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[vcsim.Simulator]:
         yield simulator
 
 
-def through_proxy(sim: vcsim.Simulator, tmp_path: Path, rewrite: Callable[[bytes], bytes]
+def through_proxy(sim: vcsim.Simulator, tmp_path: Path, rewrite: Callable[[bytes], bytes], timeout: str = "10"
                   ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """A scan through the proxy; a call may take `timeout` seconds (connecting too: the call bound is the larger)."""
     assert sim.ca is not None
     issued = sim.ca.issue("localhost", "127.0.0.1")
     proxy = RewritingProxy(sim.port, sim.bundle, issued.cert, issued.key, rewrite)
     proxy.start()
     try:
         return scan_json(sim.uri().replace(f":{sim.port}", f":{proxy.port}"), tmp_path / "r.json", "--ca-bundle",
-                         str(sim.bundle), "--timeout", "10", password=sim.password)
+                         str(sim.bundle), "--timeout", timeout, "--connect-timeout", timeout, password=sim.password)
     finally:
         proxy.stop()
 
@@ -161,3 +163,20 @@ def test_every_connection_of_a_session_has_a_timeout(sim: vcsim.Simulator, monke
         assert transport.deadline_s() == CONNECT_STEPS * 3 + 5 * 7
     finally:
         transport.close()
+
+
+def test_inventory_page_that_never_comes_is_unknown(sim: vcsim.Simulator, tmp_path: Path) -> None:
+    """The bulk page read (soapxml, not pyVmomi) is bounded too: a page the proxy holds back ends the scan."""
+    release = threading.Event()
+
+    def hold(body: bytes) -> bytes:
+        release.wait(HANG)
+        return body
+
+    try:
+        proc, report = through_proxy(sim, tmp_path, bulk_only(hold), timeout="2")
+    finally:
+        release.set()
+    assert proc.returncode == 3, proc.stderr
+    [target] = report["targets"]
+    assert "stopped answering (no complete answer within 2 s)" in target["error"], target["error"]

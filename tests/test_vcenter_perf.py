@@ -7,6 +7,7 @@ percentile, daily change and verdict below is exact.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -149,9 +150,9 @@ def test_exact_figures_from_the_simulator(perf_sim: vcsim.Simulator) -> None:
 
 
 def test_verdicts_through_the_cli(perf_sim: vcsim.Simulator, tmp_path: Path) -> None:
-    out = tmp_path / "r.json"
+    out, html, table = tmp_path / "r.json", tmp_path / "r.html", tmp_path / "capacity.csv"
     proc = run("scan", perf_sim.uri(), "--ca-bundle", str(perf_sim.bundle), "--reporter", f"json:{out}",
-               password=perf_sim.password)
+               f"html:{html}", f"capacity-csv:{table}", password=perf_sim.password)
     assert "Traceback" not in proc.stderr, proc.stderr
     report = json.loads(out.read_text())
     got = {t["name"]: {f["rule_id"]: f["status"] for f in t["findings"] if f["rule_id"].startswith("RP")}
@@ -163,6 +164,14 @@ def test_verdicts_through_the_cli(perf_sim: vcsim.Simulator, tmp_path: Path) -> 
     # second process server (l.88-89)
     assert estate["RX006"]["status"] == "fail" and estate["RX006"]["evidence"]["accounts"] == 2
     assert estate["RX007"]["status"] == "fail" and estate["RX007"]["evidence"]["needed"] == 2
+    totals = report["capacity"]["totals"]
+    assert (totals["storage_accounts"], totals["process_servers_needed"]) == (2, 2)
+    rows = {r["name"]: r for r in csv.DictReader(table.read_text().splitlines())}
+    assert set(rows) == {t["name"] for t in report["targets"] if "vmware-vm" in t["roles"]}
+    assert (rows["DC0_H0_VM0"]["peak_iops"], rows["DC0_H0_VM0"]["iops"]) == ("25000.0", "fail")
+    assert (rows["DC0_C0_RP0_VM0"]["daily_change_gb"], rows["DC0_C0_RP0_VM0"]["daily_change"]) == ("2560.0", "fail")
+    page = html.read_text()
+    assert 'id="capacity"' in page and "<b>2</b> storage account(s)" in page
     partial = next(t for t in report["targets"] if t["name"] == "DC0_C0_RP0_VM1")
     assert all("50" in f["message"] or "3/5" in f["message"] for f in partial["findings"]
                if f["rule_id"].startswith("RP"))

@@ -31,6 +31,7 @@ FORMATS = {
     "junit": "readiness.reporters.junit:JUnitReporter",
     "html": "readiness.reporters.html:HtmlReporter",
     "sarif": "readiness.reporters.sarif:SarifReporter",
+    "capacity-csv": "readiness.reporters.capacity_csv:CapacityCsvReporter",
 }
 COLOR_MODES = ("auto", "always", "never")
 

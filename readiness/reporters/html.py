@@ -82,6 +82,8 @@ class HtmlReporter(Reporter):
         self.out.write(str(m.overview_start(scenarios)))
         self._rows.copy_to(_RowRenderer(self.out, scenarios))
         self.out.write(str(m.overview_end()))
+        if report.get("capacity"):
+            self.out.write(str(m.capacity(report["capacity"])))
         self._sections.copy_to(self.out)
         if report.get("estate"):
             self.out.write(str(m.machine(report["estate"], "estate", _search_text(report["estate"]))))
