@@ -132,6 +132,13 @@ class ReadinessFunctions(functions.Functions):
     def _func_round(self, value: float | None, digits: int) -> float | None:
         return None if value is None else round(value, int(digits))
 
+    @functions.signature({"types": []}, {"types": []}, {"types": []})
+    def _func_choose(self, condition: Any, then: Any, otherwise: Any) -> Any:
+        """`then` when the condition is truthy, else `otherwise`: JMESPath's `a && b || c` turns a false or
+        null `b` into `c`, which loses the difference between fail (false) and cannot judge (null)."""
+        falsy = condition is None or condition is False or (isinstance(condition, (list, dict, str)) and not condition)
+        return otherwise if falsy else then
+
 
 OPTIONS = jmespath.Options(custom_functions=ReadinessFunctions())
 

@@ -37,8 +37,18 @@ _WINDOWS_RELEASES = {"type": "array", "items": {
     "properties": {"name": _TEXT, "version": _TEXT, "product": {"enum": ["server", "workstation"]},
                    "builds": {"type": "array", "items": {"type": "integer"}},
                    "min_service_pack": {"type": "integer"}, "note": _TEXT}}}
-#: The shape of entries that functions (not plain comparisons) read: by key suffix.
-VALUE_SCHEMAS: dict[str, dict[str, Any]] = {"linux_releases": _LINUX_RELEASES, "windows_releases": _WINDOWS_RELEASES}
+_COUNT = {"type": "integer", "minimum": 1}
+_WORDS = {"type": "array", "items": _TEXT}
+#: The shape of an entry's value, by key suffix: a limit mistyped in a new matrix ("1 TB" for a byte count) is
+#: refused when the matrix loads, not discovered as an `error` finding on every machine.
+VALUE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "linux_releases": _LINUX_RELEASES, "windows_releases": _WINDOWS_RELEASES, "_bytes": _COUNT, "_gb": _COUNT,
+    "_max": _COUNT,
+    "_by_release": {"type": "object", "additionalProperties": False, "required": ["releases", "allowed"],
+                    "properties": {"releases": _WORDS, "allowed": _WORDS}},
+    "versions": _WORDS, "firmware": _WORDS, "guest_ids": _WORDS, "filesystems": _WORDS,
+    "min_version": {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)*$"},
+}
 
 MATRIX_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False,

@@ -267,7 +267,7 @@ def load_rules(paths: list[Path] | None = None, catalog: Catalog | None = None,
     return rules
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)  # one per matrix a run or a test compares
 def default_rules(matrix: str = DEFAULT_MATRIX) -> tuple[Rule, ...]:
     """The shipped rules, judged against the named support matrix (default: the seeds')."""
     return tuple(load_rules(matrix=load_matrix(matrix)))

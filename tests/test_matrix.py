@@ -40,7 +40,7 @@ MATRIX_RULES = {"RL001": "linux.protected_linux_releases", "RL021": "linux.prote
                 "RM201": "management_server.windows_releases", "RV001": "boot.firmware",
                 "RV002": "azure.disk_max_bytes", "RV003": "azure.disk_count_max", "RV011": "vmware.guest_ids",
                 "RC001": "vcenter.versions", "RE001": "esxi.versions", "RM001": "master_target.linux_releases",
-                "RH001": "hyperv.host_min_version"}
+                "RH001": "hyperv.host_min_version", "RP003": "process_server.daily_change_max_gb"}
 
 
 # ---------------------------------------------------------------- the data itself
@@ -107,7 +107,17 @@ def test_an_entry_without_a_source_is_refused(tmp_path: Path) -> None:
     data["matrix"] = "nosource"
     path = tmp_path / "nosource.yaml"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(UsageError, match="esxi.versions.*source"):
+    with pytest.raises(UsageError, match=r"esxi\.versions.*source"):
+        load_matrix_file(path)
+
+
+def test_a_mistyped_limit_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(matrix_files()[SEED].read_text())
+    data["entries"]["azure.disk_max_bytes"]["value"] = "1 TB"
+    data["matrix"] = "mistyped"
+    path = tmp_path / "mistyped.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(UsageError, match=r"mistyped\.yaml:\d+: invalid at entries/azure\.disk_max_bytes/value"):
         load_matrix_file(path)
 
 
@@ -117,7 +127,7 @@ def test_a_malformed_kernel_spec_is_refused(tmp_path: Path) -> None:
     data["matrix"] = "badkernel"
     path = tmp_path / "badkernel.yaml"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(UsageError, match="linux.protected_linux_releases"):
+    with pytest.raises(UsageError, match=r"linux\.protected_linux_releases"):
         load_matrix_file(path)
 
 

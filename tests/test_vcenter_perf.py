@@ -177,15 +177,31 @@ def test_verdicts_through_the_cli(perf_sim: vcsim.Simulator, tmp_path: Path) -> 
                if f["rule_id"].startswith("RP"))
 
 
-def test_statistics_level_too_low_says_which_setting(tmp_path: Path) -> None:
+def test_level_1_reads_the_vm_wide_counters_and_says_which_setting(tmp_path: Path) -> None:
+    """vCenter's default level 1 keeps no per-disk counter: the VM-wide ones give the machine's IOPS and an
+    upper bound of its change (reads plus writes); what needs a disk's own figures cannot be judged."""
     if vcsim.available() is not None:
         pytest.skip(str(vcsim.available()))
     spec = tmp_path / "series.json"
     spec.write_text(json.dumps(SERIES))
-    with vcsim.Simulator(tmp_path, args=["-vm", "1", "-perf", str(spec), "-perf-level", "1"]) as sim:
+    out = tmp_path / "r.json"
+    with vcsim.Simulator(tmp_path, args=["-vm", "2", "-perf", str(spec), "-perf-level", "1"]) as sim:
         targets = collect(sim)
+        run("scan", sim.uri(), "--ca-bundle", str(sim.bundle), "--reporter", f"json:{out}", password=sim.password)
     vms = [t for t in targets.values() if "vm" in t.facts]
-    assert vms and all("raise it to 3" in t.gaps["perf"] and "perf" not in t.facts for t in vms)
+    assert vms and all("raise it to 3" in t.facts["perf"]["note"] and not t.facts["perf"]["per_disk"] for t in vms)
+    busy = targets["DC0_H0_VM0"].facts["perf"]
+    assert (busy["peak_iops"], busy["disks"], busy["change_gb"]) == (25000.0, [], None)
+    assert targets["DC0_C0_RP0_VM0"].facts["perf"]["change_upper_gb"] == 2560.0
+    report = json.loads(out.read_text())
+    got = {t["name"]: {f["rule_id"]: f for f in t["findings"] if f["rule_id"].startswith("RP")}
+           for t in report["targets"]}
+    assert got["DC0_H0_VM0"]["RP001"]["status"] == "fail"  # 25,000 IOPS from the VM-wide counters
+    assert got["DC0_H0_VM0"]["RP002"]["status"] == "error" and "raise it to 3" in got["DC0_H0_VM0"]["RP002"]["message"]
+    assert got["DC0_H0_VM1"]["RP003"]["status"] == "pass"  # 100 KB/s of reads and writes: far below 2 TB a day
+    assert "at most" in got["DC0_H0_VM1"]["RP003"]["message"]
+    heavy = got["DC0_C0_RP0_VM0"]["RP003"]
+    assert heavy["status"] == "error" and "2560.0" in heavy["message"] and "write share" in heavy["message"]
 
 
 def test_no_perf_is_a_recorded_gap(perf_sim: vcsim.Simulator) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from checks.linux.firewall import parse_firewall
 from checks.linux.guest import parse_mobility_service
+from checks.linux.identity import parse_product_uuid
 from checks.linux.network import parse_network
 from checks.linux.sections import ProbeOutput, split_sections
 from checks.linux.storage import parse_storage
@@ -349,7 +350,8 @@ def parse_probe(raw: str) -> tuple[dict[str, Any], dict[str, str]]:
         "os": guarded(gaps, "os", lambda: parse_os(out, gaps), {"family": "linux"}),
         "root_account": guarded(gaps, "root_account", lambda: parse_root_account(out)),
         "host": {"hostname": hostname, "short_name": hostname.split(".")[0] if hostname else None,
-                 "locale": guarded(gaps, "host.locale", lambda: parse_locale(out))},
+                 "locale": guarded(gaps, "host.locale", lambda: parse_locale(out)),
+                 "product_uuid": guarded(gaps, "host.product_uuid", lambda: parse_product_uuid(out, gaps.note))},
         "network": guarded(gaps, "network", lambda: parse_network(out, hostname)),
         "boot": {"firmware": (out.cmd("firmware") or "").strip() or None},
         "storage": guarded(gaps, "storage", lambda: parse_storage(out, processes, gaps.note)),

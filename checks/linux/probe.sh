@@ -129,6 +129,24 @@ line1() {
   return 0
 }
 
+# The SMBIOS system UUID (vSphere's vm.uuid as the guest sees it), which lets a
+# guest scan be matched with its VM.  sysfs shows it to root only (mode 0400);
+# dmidecode is asked only when sysfs did not answer (old kernels have no
+# product_uuid file), so a root scan costs no fork.
+begin product_uuid
+_f=/sys/class/dmi/id/product_uuid
+_v=''
+if [ -r "$_f" ]; then
+  line1 "$_f"; echo "sysfs=$_v"
+elif [ -e "$_f" ]; then
+  echo "sysfs_unreadable=1"
+fi
+if [ -z "$_v" ]; then
+  path dmidecode
+  if [ -n "$_p" ]; then echo "dmidecode=$($T "$_p" -s system-uuid </dev/null 2>/dev/null)"; else echo "dmidecode_missing=1"; fi
+fi
+end
+
 # One line per block device: name, size (512-byte sectors), "virtual" for a
 # device without hardware behind it (loop, ram, dm, md: no device link), vendor,
 # model, SCSI WWID, and for device-mapper nodes their dm uuid, name and slaves

@@ -23,12 +23,20 @@ from typing import Any
 
 from checks.base import CollectContext, Collector
 
-#: The counters read, by vCenter's "group.name.rollup" key, and the name the facts give them.
+#: The counters read, by vCenter's "group.name.rollup" key, and the name the facts give them: per disk first
+#: (virtualDisk, kept from statistics level 3), and the VM-wide ones (instance "", kept from level 1, vCenter's
+#: default) read instead when the per-disk ones are not kept.  disk.usage is reads plus writes, so at level 1 the
+#: daily change is known only as an upper bound.
 COUNTERS = {
     "virtualDisk.numberWriteAveraged.average": "write_iops",
     "virtualDisk.numberReadAveraged.average": "read_iops",
     "virtualDisk.write.average": "write_kbps",
     "virtualDisk.read.average": "read_kbps",
+}
+AGGREGATE_COUNTERS = {
+    "disk.numberWriteAveraged.average": "write_iops",
+    "disk.numberReadAveraged.average": "read_iops",
+    "disk.usage.average": "usage_kbps",
 }
 #: vCenter refuses a historical query over more entity x counter pairs (config.vpxd.stats.maxQueryMetrics).
 MAX_QUERY_METRICS = 64
@@ -83,7 +91,13 @@ def summarize(series: dict[str, dict[str, Samples]], timestamps: list[datetime],
     expected = max(1, int(window_s // period_s))
     disks = []
     machine: dict[str, Samples] = {name: [None] * n for name in COUNTERS.values()}
-    for instance in sorted(series):
+    whole = series.get("", {})  # the VM-wide counters, read when the per-disk ones are not kept
+    per_disk = sorted(instance for instance in series if instance)
+    if not per_disk:
+        for name in ("write_iops", "read_iops"):
+            machine[name] = _clean(whole.get(name), n)
+    usage = _clean(whole.get("usage_kbps"), n)
+    for instance in per_disk:
         counters = {name: _clean(series[instance].get(name), n) for name in COUNTERS.values()}
         totals = _present(_add(counters["write_iops"], counters["read_iops"]))
         writes = _present(counters["write_iops"])
@@ -97,9 +111,13 @@ def summarize(series: dict[str, dict[str, Samples]], timestamps: list[datetime],
     writes = _present(machine["write_iops"])
     written = _present(machine["write_kbps"])
     churn = [v / 1024 for v in written]  # MB/s
-    present = sum(1 for values in zip(*machine.values(), strict=True) if any(v is not None for v in values))
+    present = sum(1 for values in zip(*machine.values(), usage, strict=True) if any(v is not None for v in values))
     coverage = min(1.0, present / expected)
     average_kbps = sum(written) / len(written) if written else None
+    used = _present(usage)
+    peak_day = _peak_day(machine["write_kbps"], timestamps, period_s)
+    daily = _round(average_kbps * 86400 / 1024**2) if average_kbps is not None else None
+    usage_day = _peak_day(usage, timestamps, period_s)
     return {
         "interval_s": period_s,
         "window_s": int(window_s),
@@ -115,8 +133,13 @@ def summarize(series: dict[str, dict[str, Samples]], timestamps: list[datetime],
         "peak_churn_mbps": _round(max(churn, default=None), 2),
         "avg_churn_mbps": _round(sum(churn) / len(churn), 2) if churn else None,
         # GB/day = average write KB/s over the samples present x 86,400 s / 1024^2 (GB read as GiB, as elsewhere)
-        "daily_change_gb": _round(average_kbps * 86400 / 1024**2) if average_kbps is not None else None,
-        "peak_daily_change_gb": _peak_day(machine["write_kbps"], timestamps, period_s),
+        "daily_change_gb": daily,
+        "peak_daily_change_gb": peak_day,
+        "per_disk": bool(per_disk),
+        "change_gb": peak_day if peak_day is not None else daily,
+        # reads + writes of the busiest day (or the average day): the change cannot be larger
+        "change_upper_gb": (usage_day if usage_day is not None else
+                            _round(sum(used) / len(used) * 86400 / 1024**2) if used else None),
         "error": None,
     }
 
@@ -215,11 +238,13 @@ class VSpherePerfCollector(Collector):
 
         manager = transport.content.perfManager
         trips = 0
-        counters = {}
+        counters, whole = {}, {}
         for info in manager.perfCounter:
             key = f"{info.groupInfo.key}.{info.nameInfo.key}.{info.rollupType}"
             if key in COUNTERS:
                 counters[info.key] = (COUNTERS[key], int(info.perDeviceLevel or info.level or 0))
+            elif key in AGGREGATE_COUNTERS:
+                whole[info.key] = (AGGREGATE_COUNTERS[key], int(info.level or 0))
         intervals = [{"key": i.key, "name": i.name, "sampling_period": int(i.samplingPeriod), "length": int(i.length),
                       "level": int(i.level or 0), "enabled": bool(i.enabled)} for i in manager.historicalInterval or ()]
         trips += 2
@@ -234,18 +259,25 @@ class VSpherePerfCollector(Collector):
             summary["error"] = (f"vCenter defines no counter {', '.join(missing)}" if missing
                                 else "vCenter has no enabled historical statistics interval")
             return summary, {}
+        instance = "*"
         if chosen["level"] < needed:
-            summary["error"] = (
-                f"statistics level {chosen['level']} of interval '{chosen['name']}' keeps no per-disk counters: "
-                f"raise it to {needed} (vCenter > Configure > General > Statistics) and wait for the window to fill")
-            return summary, {}
+            advice = (f"statistics level {chosen['level']} of interval '{chosen['name']}' keeps no per-disk counters: "
+                      f"raise it to {needed} (vCenter > Configure > General > Statistics) and wait for the window "
+                      "to fill")
+            usable = {key: value for key, value in whole.items() if value[1] <= chosen["level"]}
+            if len(usable) < len(set(AGGREGATE_COUNTERS.values())):
+                summary["error"] = advice
+                return summary, {}
+            summary["note"] = advice + "; VM-wide counters were read instead (no per-disk figures, and the daily " \
+                                       "change only as an upper bound: reads plus writes)"
+            counters, instance = usable, ""
         now = transport.si.CurrentTime() if getattr(transport, "si", None) is not None else datetime.now(timezone.utc)
         trips += 1
         period = chosen["sampling_period"]
         end = now.replace(microsecond=0)
         start = end - timedelta(seconds=window_s)
         names = {key: name for key, (name, _) in counters.items()}
-        metric_ids = [vim.PerformanceManager.MetricId(counterId=key, instance="*") for key in sorted(counters)]
+        metric_ids = [vim.PerformanceManager.MetricId(counterId=key, instance=instance) for key in sorted(counters)]
         per_query = max(1, MAX_QUERY_METRICS // len(metric_ids))
         per_vm: dict[str, Any] = {}
         refs = [(child.facts["vm"]["moref"], vim.VirtualMachine(child.facts["vm"]["moref"], manager._stub))
@@ -261,6 +293,6 @@ class VSpherePerfCollector(Collector):
             for moref, _ in batch:
                 answer = by_moref.get(moref)
                 stamps, series = parse_csv_metric(answer, names) if answer is not None else ([], {})
-                per_vm[moref] = summarize(series, stamps, period, window_s)
+                per_vm[moref] = {**summarize(series, stamps, period, window_s), "note": summary.get("note")}
         summary["round_trips"] = trips
         return summary, per_vm

@@ -110,6 +110,20 @@ def _clock(endpoints: list[dict[str, Any]], time_probe: dict[str, Any] | None) -
 
 
 
+_UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+
+
+def _product_uuid(p: _Parse, os_raw: dict[str, Any]) -> str | None:
+    """Win32_ComputerSystemProduct.UUID in lower case, or None with a gap (firmware without one says all F)."""
+    text = (os_raw.get("product_uuid") or "").strip()
+    if _UUID.match(text) and len(set(text.replace("-", "").lower())) > 1:
+        return text.lower()
+    if p.has("os"):
+        p.gaps.setdefault("host.product_uuid", f"Win32_ComputerSystemProduct gave no usable UUID ({text[:40]!r})"
+                          if text else "Win32_ComputerSystemProduct could not be read")
+    return None
+
+
 def base(p: _Parse) -> dict[str, Any]:
     """probe, os, host and boot."""
     probe, os_raw, locale = p.get("probe"), p.get("os"), p.get("locale")
@@ -124,7 +138,7 @@ def base(p: _Parse) -> dict[str, Any]:
                "version": f"{major}.{minor}" if major is not None else None, "major": major, "minor": minor,
                "arch": "x86_64" if bits == 64 else ("x86" if bits == 32 else None), "bits": bits},
         "host": {"hostname": hostname, "short_name": (hostname or "").split(".")[0] or None,
-                 "locale": locale.get("system_locale")},
+                 "locale": locale.get("system_locale"), "product_uuid": _product_uuid(p, os_raw)},
         "boot": {"firmware": p.get("firmware").get("firmware")},
     }
 

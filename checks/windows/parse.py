@@ -25,7 +25,7 @@ FEEDS: dict[str, tuple[str, ...]] = {
     "probe": ("probe.user", "windows.account"),
     "os": ("os.name", "os.version", "os.arch", "os.bits", "host.hostname", "windows.product_type",
            "windows.domain_controller", "windows.cpu_count", "windows.memory_gb", "windows.virtual_platform",
-           "windows.edition_id", "windows.installation_type"),
+           "windows.edition_id", "windows.installation_type", "host.product_uuid"),
     "locale": ("host.locale", "windows.locale"),
     "adapters": ("network.interfaces", "network.ipv4_addresses", "network.dhcp_interfaces", "windows.nic_count"),
     "listeners": ("network.listening_tcp", "windows.listeners"),

@@ -197,6 +197,8 @@ Invoke-Section 'os' {
         logical_processors = Try-Get { [int]$cs.NumberOfLogicalProcessors }
         memory_visible_bytes = [long]$cs.TotalPhysicalMemory
         memory_installed_bytes = $mem
+        # the SMBIOS UUID (vSphere's vm.uuid as the guest sees it): ties this scan to its VM
+        product_uuid = [string](Try-Get { (Get-Wmi Win32_ComputerSystemProduct)[0].UUID })
     }
 }
 

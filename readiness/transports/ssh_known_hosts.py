@@ -54,6 +54,8 @@ class KnownHosts:
     plain: list[Entry] = field(default_factory=list)
     revoked: list[Entry] = field(default_factory=list)
     authorities: list[Entry] = field(default_factory=list)
+    _by_name: dict[str, list[Entry]] = field(default_factory=dict)
+    _patterned: list[Entry] = field(default_factory=list)
 
     def add_line(self, line: str) -> None:
         fields = line.split()
@@ -70,6 +72,19 @@ class KnownHosts:
             return
         entry = Entry(patterns=fields[0].split(","), key_type=fields[1], blob=blob, marker=marker)
         {"": self.plain, "revoked": self.revoked, "cert-authority": self.authorities}[marker].append(entry)
+        if marker:
+            return
+        if all(p and not any(c in p for c in "*?!|") for p in entry.patterns):
+            for pattern in entry.patterns:  # plain names: found by a dict lookup, not a scan of the file
+                self._by_name.setdefault(pattern.lower(), []).append(entry)
+        else:
+            self._patterned.append(entry)
+
+    def plain_for(self, names: list[str]) -> list[Entry]:
+        """The plain lines that match one of `names`, in file order."""
+        found = {id(e): e for name in names for e in self._by_name.get(name.lower(), [])}
+        found.update({id(e): e for e in self._patterned if e.matches(names)})
+        return sorted(found.values(), key=self.plain.index) if len(found) > 1 else list(found.values())
 
 
 def host_matches(patterns: list[str], name: str) -> bool:
@@ -156,7 +171,7 @@ def verify_host_key(key: paramiko.PKey, names: list[str], user_files: list[Path]
     if any(_same(e, key) and e.matches(names) for e in known.revoked):
         raise TargetError(f"{where}: host key {fingerprint(key)} is marked @revoked in known_hosts; refused "
                           "(as OpenSSH refuses it, even with --accept-new-host-keys)")
-    mine = [e for e in known.plain if e.matches(names)]
+    mine = known.plain_for(names)
     if any(_same(e, key) for e in mine):
         return None
     same_type = [e for e in mine if e.key_type == key.get_name()]

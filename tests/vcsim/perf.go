@@ -10,7 +10,8 @@
 //     (vCenter's default is 1 everywhere);
 //   - per-device counters (every virtualDisk counter is per instance) are kept only in intervals whose
 //     level is at least the counter's perDeviceLevel, as vCenter's rollup jobs do: below it QueryPerf
-//     returns no series for them;
+//     returns no series for them; the VM-wide disk counters (disk.usage, disk.numberRead/WriteAveraged,
+//     instance "") are kept from their level (1) and are the sums of the VM's disks;
 //   - QueryPerf returns the samples inside (startTime, endTime] at the interval's sampling period, aligned
 //     to it, every sample when maxSample is unset, for every disk instance with instance "*", and the
 //     CSV form (PerfEntityMetricCSV) when format is "csv";
@@ -58,7 +59,18 @@ type Perf struct {
 	counters   map[int32]types.PerfCounterInfo
 }
 
+// The VM-wide disk counters (instance "", the aggregate) are the sums over the VM's disks of the per-disk
+// series: vCenter keeps them from level 1 (their Level), where the per-disk ones need their perDeviceLevel.
+var aggregateOf = map[string][]string{
+	"agg_write_iops": {"write_iops"},
+	"agg_read_iops":  {"read_iops"},
+	"agg_usage_kbps": {"write_kbps", "read_kbps"},
+}
+
 var perfCounterNames = map[string]string{
+	"disk.numberWriteAveraged.average":        "agg_write_iops",
+	"disk.numberReadAveraged.average":         "agg_read_iops",
+	"disk.usage.average":                      "agg_usage_kbps",
 	"virtualDisk.numberWriteAveraged.average": "write_iops",
 	"virtualDisk.numberReadAveraged.average":  "read_iops",
 	"virtualDisk.write.average":               "write_kbps",
@@ -186,19 +198,41 @@ func (p *Perf) QueryPerf(ctx *simulator.Context, req *types.QueryPerf) soap.HasF
 			counter, known := p.counters[mid.CounterId]
 			name := perfCounterNames[fmt.Sprintf("%s.%s.%s", counter.GroupInfo.GetElementDescription().Key,
 				counter.NameInfo.GetElementDescription().Key, counter.RollupType)]
-			if !known || name == "" || iv.Level < counter.PerDeviceLevel {
+			parts, aggregate := aggregateOf[name]
+			level := counter.PerDeviceLevel
+			if aggregate {
+				level = counter.Level
+			}
+			if !known || name == "" || iv.Level < level || (aggregate && mid.Instance != "") {
 				continue // not kept at this interval's level, or not a counter this launcher serves
 			}
-			for disk, values := range series.Disks {
-				if mid.Instance != "*" && mid.Instance != disk {
-					continue
+			value := func(values diskSeries, counter string, i int) int64 {
+				if points := values[counter]; len(points) > 0 {
+					return points[i%len(points)]
 				}
-				points := values[name]
+				return 0
+			}
+			instances := []string{""}
+			if !aggregate {
+				instances = instances[:0]
+				for disk := range series.Disks {
+					if mid.Instance == "*" || mid.Instance == disk {
+						instances = append(instances, disk)
+					}
+				}
+			}
+			for _, disk := range instances {
 				out := make([]int64, 0, len(stamps))
 				for i := skip; i < n; i++ {
 					v := int64(0)
-					if len(points) > 0 {
-						v = points[i%len(points)]
+					if aggregate {
+						for _, values := range series.Disks {
+							for _, part := range parts {
+								v += value(values, part, i)
+							}
+						}
+					} else {
+						v = value(series.Disks[disk], name, i)
 					}
 					out = append(out, v)
 				}
