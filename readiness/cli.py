@@ -45,6 +45,7 @@ from readiness.gate import (  # noqa: F401  (exit codes re-exported for tests)
     GateOptions,
     GateResult,
 )
+from readiness.guests import GuestScan, add_guest_options, guest_options
 from readiness.inputs import read_inputs
 from readiness.inventory import inventory_targets
 from readiness.judging import JudgeOptions, judge_and_report, load_waivers
@@ -119,6 +120,7 @@ def build_parser() -> Parser:
     _add_judging_options(scan_p)
     scan_p.add_argument("--save-facts", type=Path, metavar="PATH", help="also write the collected facts here")
     scan_p.add_argument("--workers", type=WORKERS, default=16, help="targets collected at once (default 16)")
+    add_guest_options(scan_p)
 
     eval_p = sub.add_parser("evaluate", help="judge saved facts again, with no network")
     eval_p.add_argument("inputs", nargs="+", metavar="FILE",
@@ -324,7 +326,8 @@ def _judging(args: argparse.Namespace, rules: list[Rule]) -> tuple[JudgeOptions,
     options = JudgeOptions(rules=tuple(rules), scenarios=tuple(dict.fromkeys(args.scenario)),
                            waivers=tuple(load_waivers(args.waivers, known_ids(rules))), plan=plan_from(args),
                            management_server=args.management_server,
-                           catalog_scenarios=tuple(sorted(default_catalog().scenarios)))
+                           catalog_scenarios=tuple(sorted(default_catalog().scenarios)),
+                           matrix=load_matrix(args.matrix).info())
     gate_options = GateOptions(fail_on=args.fail_on, fail_under=args.fail_under,
                                allow_unjudged=args.allow_unjudged, soft_fail=args.soft_fail)
     return options, gate_options, output_options(args)
@@ -355,8 +358,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
     settings.notes.append(load_matrix(args.matrix).note())  # every report format shows which matrix judged
     specs = parse_reporters(args.reporter)
     options, gate_options, output = _judging(args, rules)
-    facts = _saving(scan(targets, settings, rules, workers=args.workers), args.save_facts)
-    facts = merge_stream(facts, {t.scheme for t in targets})  # a vCenter VM and its guest scan: one machine
+    if (guests := guest_options(args)) is not None:  # vCenter VMs scanned from inside too: readiness/guests.py
+        if not any(t.scheme == "vcenter" for t in targets):
+            raise UsageError("--guests needs a vcenter:// target (its VMs are the guests scanned)")
+        guest_scan = GuestScan(targets, settings, rules, args.workers, guests)
+        facts = iter(guest_scan.merge(_saving(iter(guest_scan), args.save_facts)))
+    else:
+        facts = _saving(scan(targets, settings, rules, workers=args.workers), args.save_facts)
+        facts = merge_stream(facts, {t.scheme for t in targets})  # a vCenter VM and its guest scan: one machine
     result = judge_and_report(facts, options, specs, output, gate_options, settings.notes, started, started_at,
                               total=len(targets))
     return _finish(result, gate_options)

@@ -19,8 +19,9 @@ from typing import Any
 
 from jmespath.exceptions import JMESPathTypeError
 
-from readiness.expressions import evaluate, root_paths
+from readiness.expressions import root_paths
 from readiness.facts import TargetFacts
+from readiness.jmesfast import evaluate
 from readiness.rulepack import Rule
 from readiness.settings import Plan
 

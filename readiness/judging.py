@@ -36,6 +36,7 @@ class JudgeOptions:
     plan: Plan = field(default_factory=Plan)
     management_server: str | None = None
     catalog_scenarios: tuple[str, ...] = ()  # every scenario of the catalog, for the report header
+    matrix: dict[str, str] | None = None  # the support matrix the rules' limits came from: name, date, source
 
 
 def _judge(target: TargetFacts, options: JudgeOptions, plan: dict[str, object]) -> dict[str, object]:
@@ -107,6 +108,8 @@ def judge_and_report(facts: Iterable[TargetFacts], options: JudgeOptions, specs:
                              "see scenario_results"]
         report = build_report(entries, started_at=started_at, duration_s=time.monotonic() - started,
                               scenarios=header_scenarios, notes=notes, rules_count=len(options.rules), estate=estate)
+        if options.matrix:
+            report["matrix"] = options.matrix
         if capacity_rows:  # measured load of each VM and the estate's totals (issue 13), for people and proposals
             report["capacity"] = {"totals": capacity(digests), "vms": capacity_rows}
         result = gate(report, gate_options)

@@ -10,7 +10,9 @@ apart, it would count twice in the estate and each view would miss the other's f
 2. the same target URI and name (the same scan in two files; never `local://`, which is a different
    machine on every jump host);
 3. a host name and an IP address both in common (a name alone, or a private address alone, repeats across
-   sites); never across two different UUIDs.
+   sites); never across two different UUIDs;
+4. in a scan with `--guests`, a guest reached at the address its VM reports (readiness/guests.py passes these
+   pairs), when nothing above matched them already (a non-root guest shows no UUID); never across two UUIDs.
 
 The merged target carries the union of roles and fact namespaces; where several views hold a namespace,
 the newest (`collected_at`) wins.  Notes on the target say which views were merged, how each match was
@@ -121,7 +123,7 @@ class _Groups:
         self.how.setdefault(ra, []).extend([*self.how.pop(rb, []), how])
 
 
-def _match(views: list[View]) -> _Groups:
+def _match(views: list[View], pairs: list[tuple[str, str, str]]) -> _Groups:
     groups = _Groups(views)
     by_key: dict[tuple[str, ...], View] = {}
     for view in views:  # 1a. BIOS UUID as written (vCenter and RVTools alike, or a guest and its VM)
@@ -151,13 +153,22 @@ def _match(views: list[View]) -> _Groups:
                 if first is not view:
                     groups.join(first.index, view.index,
                                 f"{first.target.uri} and {view.target.uri} by host name {name} and address {ip}")
+    by_uri: dict[str, View] = {}
+    for view in views:
+        by_uri.setdefault(view.target.uri, view)
+    for vm_uri, guest_uri, how in pairs:  # 4. a VM and the guest scanned at the address it reports
+        if vm_uri in by_uri and guest_uri in by_uri:
+            groups.join(by_uri[vm_uri].index, by_uri[guest_uri].index, how)
     return groups
 
 
-def merge_targets(targets: Iterable[TargetFacts]) -> list[TargetFacts]:
-    """Every target once: views of one machine merged, the rest unchanged and in their order."""
+def merge_targets(targets: Iterable[TargetFacts], pairs: Iterable[tuple[str, str, str]] = ()) -> list[TargetFacts]:
+    """Every target once: views of one machine merged, the rest unchanged and in their order.
+
+    `pairs` are (VM URI, guest URI, how) a guest scan made from vCenter discovery (readiness/guests.py).
+    """
     views = [identify(i, t) for i, t in enumerate(targets)]
-    groups = _match(views)
+    groups = _match(views, list(pairs))
     members: dict[int, list[View]] = {}
     for view in views:
         members.setdefault(groups.find(view.index), []).append(view)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import uuid
 import json
 import os
 import shutil
@@ -39,6 +40,8 @@ def renamed(target: TargetFacts, name: str) -> TargetFacts:
     clone = copy.deepcopy(target)
     clone.name, clone.uri = name, f"ssh://root@{name}:22"
     clone.facts["host"] = {**clone.facts.get("host", {}), "hostname": f"{name}.contoso.local", "short_name": name}
+    if clone.facts["host"].get("product_uuid"):  # its own SMBIOS UUID too
+        clone.facts["host"]["product_uuid"] = str(uuid.uuid5(uuid.NAMESPACE_DNS, name))
     return clone
 
 

@@ -335,6 +335,7 @@ def test_evaluate_names_the_matrix_and_judges_by_it(tmp_path: Path) -> None:
         report = json.loads(out.read_text())
         name = matrix or SEED
         assert any(note.startswith(f"support matrix: {name} ({load_matrix(name).date})") for note in report["notes"])
+        assert report["matrix"] == load_matrix(name).info() and report["matrix"]["name"] == name
         finding = next(f for f in report["targets"][0]["findings"] if f["rule_id"] == "RW001")
         verdicts[name] = finding["status"]
     assert verdicts == {SEED: "fail", PUBLISHED: "pass"}

@@ -119,8 +119,9 @@ def _product_uuid(p: _Parse, os_raw: dict[str, Any]) -> str | None:
     if _UUID.match(text) and len(set(text.replace("-", "").lower())) > 1:
         return text.lower()
     if p.has("os"):
-        p.gaps.setdefault("host.product_uuid", f"Win32_ComputerSystemProduct gave no usable UUID ({text[:40]!r})"
-                          if text else "Win32_ComputerSystemProduct could not be read")
+        reason = (f"Win32_ComputerSystemProduct gave no usable UUID ({text[:40]!r})" if text else
+                  "Win32_ComputerSystemProduct gave no UUID (the WMI query failed, or the probe output predates it)")
+        p.gaps.setdefault("host.product_uuid", reason)
     return None
 
 
