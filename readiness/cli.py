@@ -14,7 +14,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import NoReturn
@@ -362,13 +362,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if not any(t.scheme == "vcenter" for t in targets):
             raise UsageError("--guests needs a vcenter:// target (its VMs are the guests scanned)")
         guest_scan = GuestScan(targets, settings, rules, args.workers, guests)
-        facts = iter(guest_scan.merge(_saving(iter(guest_scan), args.save_facts)))
+        facts = guest_scan.merge(_saving(iter(guest_scan), args.save_facts))
     else:
         facts = _saving(scan(targets, settings, rules, workers=args.workers), args.save_facts)
         facts = merge_stream(facts, {t.scheme for t in targets})  # a vCenter VM and its guest scan: one machine
     result = judge_and_report(facts, options, specs, output, gate_options, settings.notes, started, started_at,
                               total=len(targets))
     return _finish(result, gate_options)
+
+
+def _with_roles(targets: Iterable[TargetFacts], roles: list[str]) -> Iterator[TargetFacts]:
+    """--role on evaluate: every target judged in these roles (streamed, like the targets)."""
+    for target in targets:
+        target.roles = list(roles)
+        yield target
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -379,9 +386,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     options, gate_options, output = _judging(args, rules)
     targets, notes = read_inputs(args.inputs)
     notes = [*notes, load_matrix(args.matrix).note()]  # every report format shows which matrix judged
-    for target in targets:
-        if args.role:
-            target.roles = list(args.role)
+    if args.role:
+        targets = _with_roles(targets, list(args.role))
     result = judge_and_report(targets, options, specs, output, gate_options, notes, started, started_at)
     return _finish(result, gate_options)
 

@@ -86,19 +86,71 @@ def read_facts(path: Path) -> Iterator[TargetFacts]:
     Each target is checked against the schema generated from checks/facts.yaml (readiness/factschema.py)
     before it is built, so a wrong type is one line naming its JSON path instead of a crash in judging.
     """
+    streamed = _stream_targets(path)
+    if streamed is not None:  # the layout FactsWriter writes: read a target at a time, memory stays flat
+        header, entries = streamed
+        yield from _checked(path, header, entries)
+        return
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot read facts file {path}: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path} is not a readiness facts file: invalid JSON ({exc})") from None
+    yield from _checked(path, data, iter(data.get("targets") if isinstance(data, dict) else ()))
+
+
+def _stream_targets(path: Path) -> tuple[dict[str, Any], Iterator[Any]] | None:
+    """(header, targets one by one) for a file in FactsWriter's layout, else None (read it whole instead).
+
+    FactsWriter puts the header and `"targets": [` on the first line and one target per line after it, so a
+    file of 10,000 machines is read a machine at a time.  A file edited by hand into another layout is still
+    valid JSON and is read whole.
+    """
+    try:
+        fh = path.open(encoding="utf-8")
+        first = fh.readline()
+    except OSError as exc:
+        raise UsageError(f"cannot read facts file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not a readiness facts file: invalid JSON ({exc})") from None
+    if not first.rstrip("\n").endswith('"targets": ['):
+        fh.close()
+        return None
+    try:
+        header = json.loads(first.rstrip("\n") + "]}")
+    except json.JSONDecodeError:
+        fh.close()
+        return None
+    header["targets"] = []
+
+    def entries() -> Iterator[Any]:
+        closed = False
+        with fh:
+            try:
+                for number, line in enumerate(fh, start=2):
+                    text = line.strip().rstrip(",")
+                    if text == "]}":
+                        closed = True
+                    elif text:
+                        if closed:
+                            raise UsageError(f"{path}:{number}: text after the end of the facts file")
+                        yield json.loads(text)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise UsageError(f"{path}:{number}: not a readiness facts file: invalid JSON ({exc})") from None
+        if not closed:
+            raise UsageError(f"{path} ends early: the facts file was cut off (no closing ']}}')")
+    return header, entries()
+
+
+def _checked(path: Path, data: Any, targets: Iterator[Any]) -> Iterator[TargetFacts]:
+    """The targets of a facts file, each checked against the facts schema before it is built."""
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise UsageError(f"{path} is not a readiness facts file (no \"kind\": \"{KIND}\")")
     if data.get("schema_version") != SCHEMA_VERSION:
         raise UsageError(f"{path}: facts schema_version {data.get('schema_version')!r} is not supported "
                          f"(this readiness reads {SCHEMA_VERSION})")
-    targets = data.get("targets")
-    if not isinstance(targets, list):
+    if not isinstance(data.get("targets"), list):
         raise UsageError(f"{path}: $.targets must be a list")
     for index, entry in enumerate(targets):
         problem = target_problem(entry, index)

@@ -118,7 +118,7 @@ def plan_guest(target: TargetFacts, options: GuestOptions) -> Target | str:
                   roles=roles)
 
 
-def _uuid_conflict(vm: TargetFacts, guest: TargetFacts) -> str | None:
+def uuid_conflict(vm: TargetFacts, guest: TargetFacts) -> str | None:
     """Why the guest is another machine than the VM (its UUID in neither byte order), or None."""
     vm_forms = uuid_forms((vm.facts.get("vm") or {}).get("uuid"))
     guest_forms = uuid_forms((guest.facts.get("host") or {}).get("product_uuid"))
@@ -154,7 +154,7 @@ class GuestScan:
             if guest.error:
                 vm.notes.append(f"{NOT_SCANNED}: {guest.uri}: {guest.error}")
                 continue
-            conflict = _uuid_conflict(vm, guest)
+            conflict = uuid_conflict(vm, guest)
             if conflict:
                 vm.notes.append(f"{NOT_SCANNED} as this VM: {conflict}")
                 guest.notes.append(f"reached at the address VM {vm.name} reports, but {conflict}")
@@ -188,7 +188,11 @@ class GuestScan:
                 vm.notes.append(f"{NOT_SCANNED}: VMs {names} all report the address {uri.split('@')[-1]}")
         return owners
 
-    def merge(self, views: Iterable[TargetFacts]) -> list[TargetFacts]:
-        """One target per machine: readiness/merge.py's matching plus the pairs made by discovery."""
-        return merge_targets(list(views), pairs=self.pairs)
+    def merge(self, views: Iterable[TargetFacts]) -> Iterator[TargetFacts]:
+        """One target per machine: readiness/merge.py's matching plus the pairs made by discovery.
+
+        A generator, so the views are collected only when judging starts pulling: Ctrl-C then ends in the
+        judging loop, which writes the report of what finished, as without --guests.
+        """
+        yield from merge_targets(list(views), pairs=self.pairs)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jmespath import visitor
+from jmespath.functions import REVERSE_TYPES_MAP
 from jmespath.visitor import TreeInterpreter, _equals, _is_comparable
 
 from readiness.expressions import OPTIONS
@@ -74,8 +75,27 @@ def _comparator(op: str, left: Fn, right: Fn) -> Fn:
 
 
 def _function(name: str, args: list[Fn]) -> Fn:
-    call = OPTIONS.custom_functions.call_function
-    return lambda value: call(name, [arg(value) for arg in args])
+    """A function call.  The common case (right arity, every argument's type allowed at top level, no typed
+    array in the signature) is checked against sets built here once; anything else goes through
+    `call_function`, which raises exactly the interpreter's error."""
+    functions = OPTIONS.custom_functions
+    call = functions.call_function
+    spec = functions.FUNCTION_TABLE.get(name)
+    signature = spec["signature"] if spec else None
+    if (not spec or not signature or len(signature) != len(args) or signature[-1].get("variadic")
+            or any("-" in t for s in signature for t in s["types"])):
+        return lambda value: call(name, [arg(value) for arg in args])
+    method, owner = spec["function"], functions
+    allowed = [frozenset(py for t in s["types"] for py in REVERSE_TYPES_MAP[t]) if s["types"] else None
+               for s in signature]
+
+    def function(value: Any) -> Any:
+        resolved = [arg(value) for arg in args]
+        for current, types in zip(resolved, allowed, strict=True):
+            if types is not None and type(current).__name__ not in types:
+                return call(name, resolved)  # raises the interpreter's JMESPathTypeError
+        return method(owner, *resolved)
+    return function
 
 
 def _projection(base: Fn, each: Fn) -> Fn:

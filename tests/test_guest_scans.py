@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from readiness.facts import TargetFacts
-from readiness.guests import GuestOptions, guest_address, plan_guest
+from readiness.guests import GuestOptions, guest_address, plan_guest, uuid_conflict
 from readiness.merge import uuid_forms
 from tests import vcsim
 from tests.reportschema import validate_report
@@ -93,7 +93,8 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 [*READINESS, "scan", sim.uri(), "--ca-bundle", str(sim.bundle), "--vm", "g-*", "--no-perf",
                  "--guests", "--guest-user-linux", lab.user, "--guest-address", "name",
                  "--ssh-config", str(lab.ssh_config), "--connect-timeout", "5",
-                 "--save-facts", str(work / "facts.json"), "--reporter", f"json:{out}"],
+                 "--save-facts", str(work / "facts.json"), "--reporter", f"json:{out}",
+                 "--reporter", f"cli:{work / 'r.txt'}"],
                 capture_output=True, text=True, timeout=300, env=env, stdin=subprocess.DEVNULL)
             assert proc.returncode in (0, 1), proc.stderr
             assert "Traceback" not in proc.stderr
@@ -165,6 +166,8 @@ def test_guests_not_scanned_keep_vm_findings_and_say_why(estate: dict[str, Any])
     # every VM is one target: 8 VMs, 3 of them merged with their guests, no guest left alone
     machines = [t for t in report["targets"] if "/host/" not in t["target"] and t["roles"] != ["vcenter"]]
     assert len(machines) == len(VMS)
+    console = (estate["work"] / "r.txt").read_text()  # what the consultant reads says it too
+    assert "guest not scanned: VMware Tools is not running" in console and "by vCenter discovery" in console
 
 
 def test_saved_views_judged_again_as_one_estate(estate: dict[str, Any], tmp_path: Path) -> None:
@@ -207,3 +210,33 @@ def test_plan_picks_scheme_user_and_address() -> None:
     assert not isinstance(planned, str) and planned.uri == "ssh://root@10.1.2.4" and planned.roles == ("master-target",)
     assert "poweredOff" in str(plan_guest(_vm(power_state="poweredOff"), options))
     assert "neither Linux nor Windows" in str(plan_guest(_vm(os_family="other", guest_id="otherGuest"), options))
+
+
+def test_a_guest_with_another_uuid_is_another_machine() -> None:
+    vm = _vm(uuid="421c3a6e-1f0b-4d2a-9e7f-0a1b2c3d4e5f")
+    guest = TargetFacts(uri="ssh://root@10.1.2.3", name="web01", scheme="ssh",
+                        facts={"host": {"product_uuid": "6e3a1c42-0b1f-2a4d-9e7f-0a1b2c3d4e5f"}})
+    assert uuid_conflict(vm, guest) is None  # the same 16 bytes, first three fields swapped
+    guest.facts["host"]["product_uuid"] = "421c3a6e-1f0b-4d2a-9e7f-0a1b2c3d4e50"
+    assert "another machine answers at that address" in str(uuid_conflict(vm, guest))
+    guest.facts["host"]["product_uuid"] = None  # not readable: nothing says it is another machine
+    assert uuid_conflict(vm, guest) is None
+
+
+@pytest.mark.parametrize(("body", "uuid", "gap"), [
+    ("sysfs=4219A3F2-5B1C-8E4D-9A7B-0C1D2E3F4A5B", "4219a3f2-5b1c-8e4d-9a7b-0c1d2e3f4a5b", None),
+    ("sysfs=\ndmidecode=4219a3f2-5b1c-8e4d-9a7b-0c1d2e3f4a5b", "4219a3f2-5b1c-8e4d-9a7b-0c1d2e3f4a5b", None),
+    ("sysfs_unreadable=1\ndmidecode=", None, "readable by root only"),
+    ("sysfs_unreadable=1\ndmidecode=/dev/mem: Permission denied", None, "'/dev/mem: Permission denied'"),
+    ("dmidecode_missing=1", None, "does not exist and dmidecode is not installed"),
+    ("garbage \x00 here", None, "neither /sys/class/dmi/id/product_uuid nor dmidecode"),
+])
+def test_linux_product_uuid_section(body: str, uuid: str | None, gap: str | None) -> None:
+    from checks.linux.identity import parse_product_uuid
+    from checks.linux.sections import MARK, split_sections
+
+    out = split_sections(f"{MARK}cmd probe\nversion=2\n\n{MARK}end 0\n"
+                         f"{MARK}cmd product_uuid\n{body}\n\n{MARK}end 0\n{MARK}done\n")
+    gaps: dict[str, str] = {}
+    assert parse_product_uuid(out, gaps.setdefault) == uuid
+    assert (gap in gaps["host.product_uuid"]) if gap else gaps == {}

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 from checks.linux.sections import ProbeOutput
-from checks.linux.text import parse_os_release
+from checks.linux.text import lines
 
 _UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 
@@ -22,7 +22,7 @@ def parse_product_uuid(out: ProbeOutput, note: Callable[[str, str], None]) -> st
     if section is None:
         note("host.product_uuid", "the probe did not report the SMBIOS UUID (an older probe)")
         return None
-    values = parse_os_release(section)
+    values = dict(line.partition("=")[::2] for line in lines(section))  # raw values: no shell quoting here
     for source in ("sysfs", "dmidecode"):
         text = (values.get(source) or "").strip()
         if _UUID.match(text):
