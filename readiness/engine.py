@@ -78,16 +78,35 @@ def _unavailable(path: str, facts: dict[str, Any], gaps: dict[str, str]) -> str 
     """Why a fact path cannot be judged, or None when it was collected."""
     if path.startswith(("params.", "target.", "plan.")) or path in ("params", "target", "plan"):
         return None
-    reason = _gap_reason(path, gaps)
+    parts = path.split(".")
+    return _unread(path, parts[0], parts[1] if len(parts) > 1 else None, facts, gaps)
+
+
+def _unread(path: str, namespace_name: str, key: str | None, facts: dict[str, Any], gaps: dict[str, str]
+            ) -> str | None:
+    """`_unavailable` for a path already split (see `_collected_paths`)."""
+    reason = _gap_reason(path, gaps) if gaps else None
     if reason:
         return reason
-    parts = path.split(".")
-    namespace = facts.get(parts[0])
+    namespace = facts.get(namespace_name)
     if namespace is None:
-        return f"no {parts[0]} facts were collected for this target"
-    if len(parts) > 1 and isinstance(namespace, dict) and parts[1] not in namespace:
-        return f"fact {parts[0]}.{parts[1]} was not collected for this target"
+        return f"no {namespace_name} facts were collected for this target"
+    if key is not None and isinstance(namespace, dict) and key not in namespace:
+        return f"fact {namespace_name}.{key} was not collected for this target"
     return None
+
+
+@lru_cache(maxsize=4096)
+def _collected_paths(rule: Rule) -> tuple[tuple[str, str, str | None], ...]:
+    """The rule's fact paths that collectors fill (not params, target, plan), split once per rule instead of
+    once per target: (path, namespace, key or None)."""
+    split = []
+    for path in sorted(rule.fact_paths):
+        if path.startswith(("params.", "target.", "plan.")) or path in ("params", "target", "plan"):
+            continue
+        parts = path.split(".")
+        split.append((path, parts[0], parts[1] if len(parts) > 1 else None))
+    return tuple(split)
 
 
 def target_document(target: TargetFacts, management_server: str | None = None,
@@ -214,8 +233,9 @@ def judge_rule(rule: Rule, target: TargetFacts, document: dict[str, Any]) -> Fin
                 finding.status = "not-applicable"
                 finding.message = rule.render("not_applicable", data, {}) or "does not apply"
                 return finding
-        missing = sorted({reason for path in rule.fact_paths
-                          if (reason := _unavailable(path, target.facts, target.gaps))})
+        facts, gaps = target.facts, target.gaps
+        missing = sorted({reason for path, namespace, key in _collected_paths(rule)
+                          if (reason := _unread(path, namespace, key, facts, gaps))})
         if missing:
             finding.message = "cannot judge: " + "; ".join(missing)
             return finding

@@ -111,7 +111,7 @@ def collect_target(target: Target, settings: ScanSettings, rules: list[Rule],
                 transport.platform, transport.platform)}})
             wanted = needed_namespaces(rules, provisional, settings.scenarios)
             ctx = CollectContext(transport=transport, settings=settings, wanted=wanted)
-            for collector in load_collectors():
+            for collector in load_collectors(transport.platform, transport.is_local):  # only this transport's
                 if not collector.applies(transport):
                     continue
                 if collector.local_only and not settings.collect_all and not wanted & set(collector.namespaces):
