@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.goals import Goal, print_goals, spread  # noqa: E402
-from checks.linux.collector import probe_script  # noqa: E402
+from readiness.checks.linux.collector import probe_script  # noqa: E402
 from readiness.engine import judge_target  # noqa: E402
 from readiness.rulepack import default_rules  # noqa: E402
 from readiness.scan import scan  # noqa: E402

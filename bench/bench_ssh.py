@@ -94,8 +94,8 @@ def bare_child(config: Path, hosts: list[str], workers: int) -> dict[str, Any]:
 
     import paramiko
 
-    from checks.linux import netprobe
-    from checks.linux.collector import probe_script
+    from readiness.checks.linux import netprobe
+    from readiness.checks.linux.collector import probe_script
     from readiness.transports.ssh import REMOTE_SHELL
 
     settings = _settings(config)

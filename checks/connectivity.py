@@ -23,8 +23,8 @@ import dns.exception
 import dns.resolver
 import requests
 
-from checks.base import CollectContext, Collector
-from checks.clock import first_dated, skew
+from readiness.checks.base import CollectContext, Collector
+from readiness.checks.clock import first_dated, skew
 from readiness.settings import Endpoint, NetworkSettings
 from readiness.util import redact_url
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from checks.base import Collector
+from readiness.checks.base import Collector
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,13 @@ class Row:
 
 _BOTH = frozenset({"posix", "windows"})
 COLLECTORS: dict[str, Row] = {
-    "linux": Row("checks.linux.collector:LinuxProbeCollector", frozenset({"posix"})),
-    "windows": Row("checks.windows.collector:WindowsProbeCollector", frozenset({"windows"})),
-    "resources": Row("checks.resources:ResourcesCollector", _BOTH, local_only=True),
-    "connectivity": Row("checks.connectivity:ConnectivityCollector", _BOTH, local_only=True),
-    "lan": Row("checks.connectivity:LanCollector", _BOTH, local_only=True),
-    "vsphere": Row("checks.vsphere.collector:VSphereCollector", frozenset({"vsphere"})),
-    "vsphere-perf": Row("checks.vsphere.perf:VSpherePerfCollector", frozenset({"vsphere"})),
+    "linux": Row("readiness.checks.linux.collector:LinuxProbeCollector", frozenset({"posix"})),
+    "windows": Row("readiness.checks.windows.collector:WindowsProbeCollector", frozenset({"windows"})),
+    "resources": Row("readiness.checks.resources:ResourcesCollector", _BOTH, local_only=True),
+    "connectivity": Row("readiness.checks.connectivity:ConnectivityCollector", _BOTH, local_only=True),
+    "lan": Row("readiness.checks.connectivity:LanCollector", _BOTH, local_only=True),
+    "vsphere": Row("readiness.checks.vsphere.collector:VSphereCollector", frozenset({"vsphere"})),
+    "vsphere-perf": Row("readiness.checks.vsphere.perf:VSpherePerfCollector", frozenset({"vsphere"})),
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import psutil
 
-from checks.base import CollectContext, Collector
+from readiness.checks.base import CollectContext, Collector
 
 
 class ResourcesCollector(Collector):

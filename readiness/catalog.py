@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from readiness.errors import UsageError
+from readiness.rules import CATALOG_PATH
 from readiness.util import load_yaml
-from rules import CATALOG_PATH
 
 SEVERITIES = ("blocker", "warning", "info")
 

@@ -87,7 +87,8 @@ def build_schema(contract: dict[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def facts_schema() -> dict[str, Any]:
-    return build_schema(load_yaml(resources.files("checks").joinpath("facts.yaml").read_text(encoding="utf-8")))
+    text = resources.files("readiness.checks").joinpath("facts.yaml").read_text(encoding="utf-8")
+    return build_schema(load_yaml(text))
 
 
 @lru_cache(maxsize=1)

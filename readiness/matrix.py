@@ -19,8 +19,8 @@ import yaml
 
 from readiness.errors import UsageError
 from readiness.kernel import SPEC_KEYS
+from readiness.rules import PACK_DIR
 from readiness.util import load_yaml, read_text, yaml_line
-from rules import PACK_DIR
 
 MATRIX_DIR = PACK_DIR / "matrices"
 DEFAULT_MATRIX = "seed"

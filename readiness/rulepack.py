@@ -22,8 +22,8 @@ from readiness.catalog import SEVERITIES, Catalog, default_catalog
 from readiness.errors import UsageError
 from readiness.expressions import compile_expression, relative_roots, root_paths
 from readiness.matrix import DEFAULT_MATRIX, Matrix, load_matrix, resolve_params
+from readiness.rules import PACK_DIR
 from readiness.util import load_yaml, read_text, yaml_line
-from rules import PACK_DIR
 
 TEMPLATES = SandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
 TEMPLATES.filters["gb"] = lambda value: "?" if value is None else f"{value / 1024**3:.1f} GB"
@@ -135,7 +135,7 @@ class Rule:
 @lru_cache(maxsize=1)
 def known_facts() -> dict[str, set[str]]:
     """namespace -> keys from checks/facts.yaml ("*" admits any key)."""
-    data = load_yaml(resources.files("checks").joinpath("facts.yaml").read_text())
+    data = load_yaml(resources.files("readiness.checks").joinpath("facts.yaml").read_text())
     return {ns: set(keys or {}) for ns, keys in data.items()}
 
 

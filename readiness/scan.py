@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from checks.base import CollectContext
-from checks.registry import load_collectors
+from readiness.checks.base import CollectContext
+from readiness.checks.registry import load_collectors
 from readiness.engine import applies
 from readiness.errors import ReadinessError
 from readiness.facts import TargetFacts
@@ -52,7 +52,7 @@ def detect_roles(target: Target, settings: ScanSettings, facts: dict[str, Any]) 
         return list(settings.roles)
     family = (facts.get("os") or {}).get("family", "") or ("vsphere" if target.scheme == "vcenter" else "")
     if family == "windows":  # Hyper-V host, VMM server, local management server: checks/windows/roles.py
-        from checks.windows.roles import windows_roles
+        from readiness.checks.windows.roles import windows_roles
         return windows_roles(facts, local=target.scheme == "local")
     return list(DEFAULT_ROLES.get(family, []))
 

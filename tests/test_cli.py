@@ -189,7 +189,7 @@ def test_rules_list_covers_every_linux_requirement() -> None:
     assert proc.returncode == 0
     import yaml
 
-    from rules import CATALOG_PATH
+    from readiness.rules import CATALOG_PATH
     catalog = yaml.safe_load(CATALOG_PATH.read_text())["requirements"]
     wanted = {r["id"] for r in catalog if r["id"].startswith(("LNX-", "MT-LNX-"))}
     # Not judged yet (README says so): an installed Mobility service, estate-level MT checks.

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from checks.registry import COLLECTORS, load_collectors
+from readiness.checks.registry import COLLECTORS, load_collectors
 
 
 @pytest.mark.parametrize("name", sorted(COLLECTORS))
@@ -35,11 +35,12 @@ def test_filtered_load_is_what_applies(platform: str, local: bool) -> None:
 
 
 def test_an_ssh_scan_imports_no_other_platforms_collectors() -> None:
-    code = ("import json, sys\nfrom checks.registry import load_collectors\nload_collectors('posix', False)\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('checks.', 'pyVmomi', 'psutil', "
+    code = ("import json, sys\nfrom readiness.checks.registry import load_collectors\nload_collectors('posix', False)\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('readiness.checks.', 'pyVmomi', 'psutil', "
             "'winrm')))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     loaded = json.loads(out)
-    assert "checks.linux.collector" in loaded
-    assert not [m for m in loaded if m.startswith(("checks.windows", "checks.vsphere", "pyVmomi", "psutil",
-                                                    "winrm", "checks.resources"))]
+    assert "readiness.checks.linux.collector" in loaded
+    others = ("readiness.checks.windows", "readiness.checks.vsphere", "readiness.checks.resources", "pyVmomi",
+              "psutil", "winrm")
+    assert not [m for m in loaded if m.startswith(others)]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import copy
-import uuid
 import json
 import os
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from checks.linux.parse import parse_probe
+from readiness.checks.linux.parse import parse_probe
 from readiness.cli import main
 from readiness.facts import TargetFacts, write_facts
 from tests.chroot_hosts import build_root, default_root_dir, run_probe
@@ -137,7 +137,7 @@ def test_a_single_target_has_no_estate(hosts: dict[str, TargetFacts], tmp_path: 
 
 
 def test_hyperv_hosts_of_two_windows_versions(tmp_path: Path) -> None:
-    from checks.windows.parse import parse_probe as parse_windows
+    from readiness.checks.windows.parse import parse_probe as parse_windows
 
     fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "windows"
     hosts = []

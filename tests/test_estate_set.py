@@ -141,7 +141,7 @@ def test_an_estate_with_no_machine_read_is_unknown(tmp_path: Path) -> None:
 
 def test_vmm_provider_versions_from_parsed_probe_output(tmp_path: Path) -> None:
     """The same check on the Windows probe's real output shape (a VMM server fixture, made two cluster nodes)."""
-    from checks.windows.parse import parse_probe
+    from readiness.checks.windows.parse import parse_probe
 
     text = (Path(__file__).resolve().parent.parent / "fixtures" / "windows" / "win2012r2-vmm.txt").read_text()
     nodes = []

@@ -7,10 +7,10 @@ from pathlib import Path
 import yaml
 
 from readiness.rulepack import known_facts
+from readiness.rules import CATALOG_PATH
 from readiness.scan import collect_target
 from readiness.settings import ScanSettings
 from readiness.targets import parse_target
-from rules import CATALOG_PATH
 
 SHARED_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "spec" / "requirements.yaml"
 

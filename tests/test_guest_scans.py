@@ -232,8 +232,8 @@ def test_a_guest_with_another_uuid_is_another_machine() -> None:
     ("garbage \x00 here", None, "neither /sys/class/dmi/id/product_uuid nor dmidecode"),
 ])
 def test_linux_product_uuid_section(body: str, uuid: str | None, gap: str | None) -> None:
-    from checks.linux.identity import parse_product_uuid
-    from checks.linux.sections import MARK, split_sections
+    from readiness.checks.linux.identity import parse_product_uuid
+    from readiness.checks.linux.sections import MARK, split_sections
 
     out = split_sections(f"{MARK}cmd probe\nversion=2\n\n{MARK}end 0\n"
                          f"{MARK}cmd product_uuid\n{body}\n\n{MARK}end 0\n{MARK}done\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.windows.parse import parse_probe
+from readiness.checks.windows.parse import parse_probe
 from readiness.factschema import SCHEMA_PATH, facts_schema, target_problem
 
 REPO = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from jmespath.visitor import TreeInterpreter
 
-from checks.windows.parse import parse_probe
+from readiness.checks.windows.parse import parse_probe
 from readiness.engine import target_document
 from readiness.expressions import OPTIONS, compile_expression, evaluate
 from readiness.facts import TargetFacts

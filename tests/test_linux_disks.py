@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.linux.parse import parse_probe
+from readiness.checks.linux.parse import parse_probe
 from readiness.engine import judge_target
 from readiness.facts import TargetFacts
 from readiness.rulepack import default_rules

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.linux.parse import parse_probe
+from readiness.checks.linux.parse import parse_probe
 
 M = "@@readiness@@"
 SAVED = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 2222 -j ACCEPT\n-A INPUT -j REJECT\nCOMMIT"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from checks.linux.parse import parse_probe
+from readiness.checks.linux.parse import parse_probe
 from readiness.engine import judge_target
 from readiness.facts import TargetFacts
 from readiness.rulepack import default_rules

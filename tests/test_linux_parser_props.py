@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks.linux.parse import parse_probe
+from readiness.checks.linux.parse import parse_probe
 from readiness.errors import TargetError
 from tests.chroot_hosts import build_root, default_root_dir, run_probe
 

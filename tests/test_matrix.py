@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from checks.windows.parse import parse_probe as parse_windows
+from readiness.checks.windows.parse import parse_probe as parse_windows
 from readiness.cli import main
 from readiness.engine import judge_target
 from readiness.errors import UsageError
@@ -258,7 +258,7 @@ chroot = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("busybox"),
 
 @cache
 def linux(name: str) -> dict[str, Any]:
-    from checks.linux.parse import parse_probe
+    from readiness.checks.linux.parse import parse_probe
     from tests.chroot_hosts import build_root, default_root_dir, run_probe
     facts, _ = parse_probe(run_probe(build_root(name, default_root_dir(name))))
     return facts

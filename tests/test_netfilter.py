@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.linux import netfilter
+from readiness.checks.linux import netfilter
 
 EL6_STOCK = """\
 *filter

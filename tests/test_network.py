@@ -18,8 +18,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.clock import skew
-from checks.linux import netprobe
+from readiness.checks.clock import skew
+from readiness.checks.linux import netprobe
 from readiness.cli import main
 from readiness.settings import Endpoint, NetworkSettings, ScanSettings
 from tests.netpeers import closed_port, dnsmasq, https_server, tcp_listener, tinyproxy

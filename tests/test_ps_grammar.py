@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from checks.windows.collector import build_script, one_line
+from readiness.checks.windows.collector import build_script, one_line
 from readiness.settings import ScanSettings
 from readiness.transports.winrm import BOOTSTRAP
 from tests.ps_allowlist import Violation, violations, walk

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from checks.linux.parse import parse_probe
+from readiness.checks.linux.parse import parse_probe
 from readiness.engine import judge_target
 from readiness.facts import TargetFacts
 from readiness.rulepack import load_rules

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from checks.vsphere import inventory
+from readiness.checks.vsphere import inventory
 from readiness.rulepack import load_pack
+from readiness.rules import PACK_DIR
 from readiness.scan import collect_target
 from readiness.settings import ScanSettings
 from readiness.targets import parse_target
-from rules import PACK_DIR
 from tests import vcsim
 from tests.reportschema import validate_report
 from tests.test_facts_contract import undeclared

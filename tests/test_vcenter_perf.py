@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from checks.vsphere.perf import MAX_QUERY_METRICS, choose_interval, percentile, stars, summarize
+from readiness.checks.vsphere.perf import MAX_QUERY_METRICS, choose_interval, percentile, stars, summarize
 from readiness.scan import collect_target
 from readiness.settings import ScanSettings
 from readiness.targets import parse_target

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks.vsphere import model, soapxml
+from readiness.checks.vsphere import model, soapxml
 from readiness.errors import TargetError
 from readiness.scan import collect_target
 from readiness.settings import ScanSettings

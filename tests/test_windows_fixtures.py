@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from checks.windows.capture import mask_output
-from checks.windows.framing import split_sections
-from checks.windows.parse import parse_probe
 from fixtures.windows.layout import CYLINDER, MIB
+from readiness.checks.windows.capture import mask_output
+from readiness.checks.windows.framing import split_sections
+from readiness.checks.windows.parse import parse_probe
 from readiness.engine import judge_target
 from readiness.facts import TargetFacts, write_facts
 from readiness.rulepack import default_rules

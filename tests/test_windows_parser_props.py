@@ -19,8 +19,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks.windows.framing import HEADER, split_sections
-from checks.windows.parse import parse_probe
+from readiness.checks.windows.framing import HEADER, split_sections
+from readiness.checks.windows.parse import parse_probe
 from readiness.rulepack import known_facts
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "windows"

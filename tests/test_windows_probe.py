@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from checks.windows.collector import WindowsProbeCollector, build_script, one_line, probe_input, probe_script
-from checks.windows.parse import FEEDS, parse_probe, split_sections, winhttp_proxy
-from checks.windows.roles import windows_roles
+from readiness.checks.windows.collector import WindowsProbeCollector, build_script, one_line, probe_input, probe_script
+from readiness.checks.windows.parse import FEEDS, parse_probe, split_sections, winhttp_proxy
+from readiness.checks.windows.roles import windows_roles
 from readiness.engine import judge_target
 from readiness.facts import TargetFacts
 from readiness.rulepack import default_rules, known_facts

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from checks.windows.collector import probe_script
-from checks.windows.parse import parse_probe
+from readiness.checks.windows.collector import probe_script
+from readiness.checks.windows.parse import parse_probe
 from readiness.engine import judge_target
 from readiness.facts import TargetFacts
 from readiness.rulepack import default_rules

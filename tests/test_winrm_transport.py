@@ -20,7 +20,7 @@ import pytest
 from winrm.exceptions import WinRMOperationTimeoutError, WSManFaultError
 from winrm.protocol import Protocol
 
-from checks.windows.collector import build_script
+from readiness.checks.windows.collector import build_script
 from readiness.errors import TargetError, UsageError
 from readiness.settings import ScanSettings
 from readiness.targets import parse_target

@@ -5,15 +5,15 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any, ClassVar
 
-from checks.base import CollectContext, Collector, unparseable
-from checks.linux import netprobe
-from checks.linux.parse import parse_probe
+from readiness.checks.base import CollectContext, Collector, unparseable
+from readiness.checks.linux import netprobe
+from readiness.checks.linux.parse import parse_probe
 from readiness.errors import TargetError
 
 
 def probe_script() -> str:
     """The POSIX sh probe, as shipped inside the package."""
-    return resources.files("checks.linux").joinpath("probe.sh").read_text()
+    return resources.files("readiness.checks.linux").joinpath("probe.sh").read_text()
 
 
 class LinuxProbeCollector(Collector):

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from checks.linux import netfilter
-from checks.linux.sections import ProbeOutput
+from readiness.checks.linux import netfilter
+from readiness.checks.linux.sections import ProbeOutput
 
 #: The push installation connects to 22 (vmware-physical-to-azure.md l.414, l.422).
 PUSH_PORT = 22

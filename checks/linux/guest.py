@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from checks.linux.sections import ProbeOutput
-from checks.linux.text import lines as _lines
+from readiness.checks.linux.sections import ProbeOutput
+from readiness.checks.linux.text import lines as _lines
 
 AGENT_DIRS = ("/usr/local/ASR", "/usr/local/InMage")
 

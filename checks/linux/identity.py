@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from checks.linux.sections import ProbeOutput
-from checks.linux.text import lines
+from readiness.checks.linux.sections import ProbeOutput
+from readiness.checks.linux.text import lines
 
 _UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 

@@ -17,8 +17,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from checks.clock import first_dated, skew
-from checks.connectivity import VCENTER_PORT
+from readiness.checks.clock import first_dated, skew
+from readiness.checks.connectivity import VCENTER_PORT
 from readiness.settings import NetworkSettings, ScanSettings
 from readiness.util import redact_url
 
@@ -30,7 +30,7 @@ NAMESPACES = frozenset({"connectivity", "lan"})
 
 
 def netprobe_body() -> str:
-    return resources.files("checks.linux").joinpath("netprobe.sh").read_text()
+    return resources.files("readiness.checks.linux").joinpath("netprobe.sh").read_text()
 
 
 def _safe(value: str, what: str) -> str:

@@ -6,10 +6,10 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from checks.linux.guest import parse_bonds
-from checks.linux.sections import ProbeOutput
-from checks.linux.text import lines as _lines
-from checks.linux.text import parse_os_release
+from readiness.checks.linux.guest import parse_bonds
+from readiness.checks.linux.sections import ProbeOutput
+from readiness.checks.linux.text import lines as _lines
+from readiness.checks.linux.text import parse_os_release
 
 
 def parse_interfaces(out: ProbeOutput) -> list[dict[str, Any]]:

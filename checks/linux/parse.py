@@ -13,14 +13,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from checks.linux.firewall import parse_firewall
-from checks.linux.guest import parse_mobility_service
-from checks.linux.identity import parse_product_uuid
-from checks.linux.network import parse_network
-from checks.linux.sections import ProbeOutput, split_sections
-from checks.linux.storage import parse_storage
-from checks.linux.text import lines as _lines
-from checks.linux.text import parse_os_release
+from readiness.checks.linux.firewall import parse_firewall
+from readiness.checks.linux.guest import parse_mobility_service
+from readiness.checks.linux.identity import parse_product_uuid
+from readiness.checks.linux.network import parse_network
+from readiness.checks.linux.sections import ProbeOutput, split_sections
+from readiness.checks.linux.storage import parse_storage
+from readiness.checks.linux.text import lines as _lines
+from readiness.checks.linux.text import parse_os_release
 
 
 class Gaps(dict):

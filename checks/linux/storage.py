@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from checks.linux.sections import ProbeOutput
-from checks.linux.text import lines as _lines
+from readiness.checks.linux.sections import ProbeOutput
+from readiness.checks.linux.text import lines as _lines
 
 PSEUDO_DEVICES = ("/dev/loop", "/dev/sr", "/dev/fd", "/dev/ram", "/dev/zram")
 VIRTUAL_BLOCK = ("loop", "ram", "dm-", "sr", "fd", "zram", "md", "nbd")

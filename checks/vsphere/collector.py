@@ -19,11 +19,11 @@ import http.client
 from typing import Any
 from xml.parsers.expat import ExpatError
 
-from checks.base import CollectContext, Collector
-from checks.vsphere import inventory as bulk
-from checks.vsphere import model
-from checks.vsphere.estate import Estate
-from checks.vsphere.inventory import iter_objects, properties_of
+from readiness.checks.base import CollectContext, Collector
+from readiness.checks.vsphere import inventory as bulk
+from readiness.checks.vsphere import model
+from readiness.checks.vsphere.estate import Estate
+from readiness.checks.vsphere.inventory import iter_objects, properties_of
 from readiness.errors import TargetError
 
 #: What a broken or stalled connection raises inside pyVmomi or the page reader.

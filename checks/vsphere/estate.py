@@ -15,7 +15,7 @@ import fnmatch
 from typing import Any
 from urllib.parse import quote
 
-from checks.base import CollectContext
+from readiness.checks.base import CollectContext
 from readiness.facts import TargetFacts
 
 #: OS families a master target can serve (failback-azure-to-vmware.md l.141-148: Windows or Linux).
@@ -215,7 +215,7 @@ class Estate:
         """(edition per host, or why none could be read): one QueryAssignedLicenses call (the key is never kept)."""
         from pyVmomi import vmodl
 
-        from checks.vsphere.inventory import properties_of
+        from readiness.checks.vsphere.inventory import properties_of
 
         content = self.transport.content
         result: dict[str, dict[str, Any]] = {}

@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from checks.vsphere import soapxml
+from readiness.checks.vsphere import soapxml
 
 PAGE_SIZE = 1000
 

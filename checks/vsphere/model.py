@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from checks.vsphere.soapxml import as_list
+from readiness.checks.vsphere.soapxml import as_list
 
 GIB = 1024**3
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from checks.base import CollectContext, Collector
+from readiness.checks.base import CollectContext, Collector
 
 #: The counters read, by vCenter's "group.name.rollup" key, and the name the facts give them: per disk first
 #: (virtualDisk, kept from statistics level 3), and the VM-wide ones (instance "", kept from level 1, vCenter's

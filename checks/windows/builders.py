@@ -13,12 +13,12 @@ import re
 import struct
 from typing import TYPE_CHECKING, Any
 
-from checks.clock import first_dated, skew
-from checks.windows import policy, storage
+from readiness.checks.clock import first_dated, skew
+from readiness.checks.windows import policy, storage
 from readiness.util import redact_url
 
 if TYPE_CHECKING:
-    from checks.windows.parse import _Parse
+    from readiness.checks.windows.parse import _Parse
 
 PRODUCT_TYPES = {1: "workstation", 2: "domain-controller", 3: "server"}
 #: Win32_ServerFeature ID of the Hyper-V role.

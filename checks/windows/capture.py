@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from checks.windows.framing import SECTION
+from readiness.checks.windows.framing import SECTION
 
 USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s\"]+@")
 IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")

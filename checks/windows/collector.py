@@ -8,9 +8,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
-from checks.base import CollectContext, Collector, unparseable
-from checks.windows.capture import write_capture
-from checks.windows.parse import FEEDS, parse_probe
+from readiness.checks.base import CollectContext, Collector, unparseable
+from readiness.checks.windows.capture import write_capture
+from readiness.checks.windows.parse import FEEDS, parse_probe
 from readiness.errors import TargetError
 from readiness.settings import ScanSettings
 from readiness.transports.base import CommandResult, Transport
@@ -18,7 +18,7 @@ from readiness.transports.base import CommandResult, Transport
 
 def probe_script() -> str:
     """The PowerShell probe, as shipped inside the package."""
-    return resources.files("checks.windows").joinpath("probe.ps1").read_text(encoding="utf-8")
+    return resources.files("readiness.checks.windows").joinpath("probe.ps1").read_text(encoding="utf-8")
 
 
 def _field(value: object) -> str:

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from checks.windows import builders
-from checks.windows.builders import winhttp_proxy
-from checks.windows.framing import split_sections
-from checks.windows.shapes import SHAPES, ShapeError, conform
+from readiness.checks.windows import builders
+from readiness.checks.windows.builders import winhttp_proxy
+from readiness.checks.windows.framing import split_sections
+from readiness.checks.windows.shapes import SHAPES, ShapeError, conform
 
 __all__ = ["FEEDS", "parse_probe", "split_sections", "winhttp_proxy"]
 
