@@ -1,23 +1,22 @@
-"""Estate scan over SSH: client CPU per host, hosts/s against the sshd ceiling, peak RSS, and Ansible.
+"""Estate scan over SSH: client CPU per host against bare paramiko, with few and many listening sockets, and Ansible.
 
-Not a test: it prints figures.  N "hosts" are sshd listeners on 127.0.0.1 (Debian's
-/usr/sbin/sshd, up to 16 ports per process, each port a distinct host name in an
-ssh_config), serving this Debian machine, so the full probe really runs on the far
-side.  For N in (50, 200) it measures, in the same run:
+Not a test: it prints figures.  The "hosts" are sshd listeners on 127.0.0.1 (Debian's /usr/sbin/sshd, up to
+16 ports per process, each port a distinct host name in an ssh_config), serving this Debian machine, so the
+full probe really runs on the far side.  Each measurement is REPEATS fresh child processes (median and
+spread), each scanning WARM_UP hosts first (imports, rule compilation, first key exchange: start-up, not
+counted), then the measured hosts:
 
-* readiness (a fresh child process per N, so peak RSS is that scan's): wall time,
-  client CPU (user+sys of the scanning process: SSH, parsing, judging, report
-  entries), peak RSS;
-* the server side (every sshd and everything it ran, i.e. the probes) from
-  /proc/PID/stat utime+stime+cutime+cstime of the listening sshd processes,
-  giving the ceiling: CPUs / server CPU per host (and, since client and servers
-  share this machine, CPUs / (server + client) CPU per host);
-* `ansible all -m setup` and `ansible all -m raw -a true` from bench/.venv
-  (ansible-core from PyPI, created here, not a project dependency) with the same
-  forks, the same hosts and keys, fresh connections (ControlMaster=no, no
-  ControlPersist), client CPU from RUSAGE_CHILDREN (ansible and its ssh processes).
+* readiness: scan + judge + report entry per host; client CPU (user+sys of the child) per host, wall;
+* the peer, bare paramiko running the same probe (probe.sh and the network probe on the same remote shell)
+  with the same workers, known_hosts and key read once: the floor any paramiko-based scanner pays;
+* the sshd side (every sshd and the probes it ran) from /proc/PID/stat, per host;
+* the same again with --listeners more listening sockets opened on this machine (every loopback "host"
+  reports this machine's listeners, as a busy server would its own); the count is printed;
+* `ansible all -m setup` on --ansible-hosts hosts, wall against a readiness scan of them, when bench/.venv
+  has ansible-core (--install-ansible creates it; otherwise "peer not available").
 
-Run as root (sshd, a login user):  .venv/bin/python bench/bench_ssh.py [--sizes 50,200] [--forks 16]
+Then the goal table (bench/goals.py).  Run as root (sshd, a login user):
+    .venv/bin/python bench/bench_ssh.py [--hosts 100] [--repeats 3] [--listeners 1000] [--forks 16]
 """
 
 from __future__ import annotations
@@ -88,8 +87,8 @@ def scan_child(config: Path, hosts: list[str], workers: int) -> dict[str, Any]:
 
 def bare_child(config: Path, hosts: list[str], workers: int) -> dict[str, Any]:
     """The peer: bare paramiko running the same probe (probe.sh and the network probe, on stdin of the same
-    remote shell), reading its output and doing nothing else: no parsing, judging or ssh_config lookups
-    (resolved before the clock starts).  Same workers, same warm-up."""
+    remote shell), reading its output and doing nothing else: no parsing, judging, ssh_config lookups,
+    known_hosts or key file reads (all done before the clock starts).  Same workers, same warm-up."""
     from concurrent.futures import ThreadPoolExecutor
 
     import paramiko
@@ -103,15 +102,20 @@ def bare_child(config: Path, hosts: list[str], workers: int) -> dict[str, Any]:
     script = (probe_script() + (net.script if net else "")).encode()
     ssh_config = paramiko.SSHConfig.from_path(str(config))
     resolved = {h: ssh_config.lookup(h) for h in hosts}
+    # The floor: known_hosts and the key are read once, not per host (readiness caches both too).
+    first = resolved[hosts[0]]
+    known = paramiko.HostKeys(first["userknownhostsfile"][0] if isinstance(first["userknownhostsfile"], list)
+                              else first["userknownhostsfile"])
+    pkey = paramiko.PKey.from_path(first["identityfile"][0])
 
     def probe(name: str) -> int:
         cfg = resolved[name]
         client = paramiko.SSHClient()
-        client.load_host_keys(cfg["userknownhostsfile"])
+        client._host_keys = known  # shared, read-only here
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
-            client.connect(cfg["hostname"], port=int(cfg["port"]), username=cfg["user"],
-                           key_filename=cfg["identityfile"][0], allow_agent=False, look_for_keys=False,
-                           timeout=30)
+            client.connect(cfg["hostname"], port=int(cfg["port"]), username=cfg["user"], pkey=pkey,
+                           allow_agent=False, look_for_keys=False, timeout=30)
             stdin, stdout, _ = client.exec_command(REMOTE_SHELL)
             stdin.write(script)
             stdin.channel.shutdown_write()

@@ -118,6 +118,7 @@ def target_document(target: TargetFacts, management_server: str | None = None,
             "plan": plan if plan is not None else Plan().as_facts()}
 
 
+@lru_cache(maxsize=4096)  # asked for every rule on every target (scan.needed_namespaces, applies)
 def is_estate_rule(rule: Rule) -> bool:
     """Whether the rule is written for the estate (it reads the `estate` namespace).
 

@@ -83,10 +83,12 @@ def parse_network(out: ProbeOutput, hostname: str | None) -> dict[str, Any]:
     }
 
 
-#: One listening line of /proc/net/tcp or tcp6: "sl: local_address:port rem_address:port 0A ...".  Matched
-#: over the whole section at once (C speed): every probed machine sends all its listeners, a thousand on a busy
-#: server, and a line-by-line parse of them cost 3 ms per host (issue 11).
-_LISTENING = re.compile(r"^[ \t]*\S+[ \t]+([0-9A-Fa-f]+):([0-9A-Fa-f]{1,4})[ \t]+\S+[ \t]+0A(?:[ \t]|$)", re.M)
+#: One listener: "ADDRESS:PORT" in hex, as probe.sh cuts it out on the target, or a whole /proc/net/tcp line
+#: "sl: local_address:port rem_address:port 0A ..." (captures of older probes).  Matched over the whole
+#: section at once: every probed machine sends all its listeners, a thousand on a busy server, and a
+#: line-by-line parse of them cost 3 ms per host (issue 11).
+_LISTENING = re.compile(r"^[ \t]*(?:\S+[ \t]+)?([0-9A-Fa-f]+):([0-9A-Fa-f]{1,4})"
+                        r"(?:[ \t]*$|[ \t]+\S+[ \t]+0A(?:[ \t]|$))", re.M)
 
 
 @lru_cache(maxsize=256)

@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import logging
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,16 @@ def reporter_class(fmt: str) -> type[Reporter]:
     return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
 
 
+def _special(path: Path) -> bool:
+    """Whether the report goes to an existing device or FIFO (`json:/dev/null`, a pipe): written in place, since
+    moving a finished file over it would replace /dev/null itself with a regular file (as root, it did)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 class ReportStream:
     """Fans one streamed report out to every requested reporter and owns their files.
 
@@ -136,6 +147,7 @@ class ReportStream:
         self.specs = specs
         self.options = options or OutputOptions()
         self._files: list[tuple[TextIO, Path, Path]] = []
+        self._devices: list[TextIO] = []  # reports written straight into a device or FIFO
         self._reporters: list[Reporter] = []
 
     def __enter__(self) -> ReportStream:
@@ -153,12 +165,19 @@ class ReportStream:
                 stream = sys.stdout
             else:
                 final = Path(spec.path)  # type: ignore[arg-type]
-                partial = final.with_name(f".{final.name}.partial")
-                try:
-                    stream = partial.open("w", encoding="utf-8")
-                except OSError as exc:
-                    raise UsageError(f"cannot write {spec.format} report to {final}: {exc.strerror}") from None
-                self._files.append((stream, partial, final))
+                if _special(final):  # /dev/null, a FIFO: written in place (a rename would replace the device)
+                    try:
+                        stream = final.open("w", encoding="utf-8")
+                    except OSError as exc:
+                        raise UsageError(f"cannot write {spec.format} report to {final}: {exc.strerror}") from None
+                    self._devices.append(stream)
+                else:
+                    partial = final.with_name(f".{final.name}.partial")
+                    try:
+                        stream = partial.open("w", encoding="utf-8")
+                    except OSError as exc:
+                        raise UsageError(f"cannot write {spec.format} report to {final}: {exc.strerror}") from None
+                    self._files.append((stream, partial, final))
             color = use_color(self.options.color, stream) if spec.format == "cli" else False
             log.debug("reporter %s (colour %s)", spec, "on" if color else "off")
             self._reporters.append(reporter_class(spec.format)(stream, RenderOptions(show=self.options.show,
@@ -183,6 +202,9 @@ class ReportStream:
             report["baseline"] = self.options.baseline.summary()
         for reporter in self._reporters:
             reporter.end(report)
+        for device in self._devices:
+            device.close()
+        self._devices = []
         for stream, partial, final in self._files:
             stream.close()
             os.replace(partial, final)
@@ -191,6 +213,9 @@ class ReportStream:
         sys.stdout.flush()
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        for device in self._devices:
+            with contextlib.suppress(OSError):
+                device.close()
         for stream, partial, _ in self._files:  # only left when the report did not finish
             stream.close()
             with contextlib.suppress(OSError):
