@@ -21,6 +21,7 @@ import jsonschema
 
 from readiness.errors import UsageError
 from readiness.reporters.base import every_target, score_text
+from readiness.util import read_json
 
 log = logging.getLogger(__name__)
 PROBLEM = ("fail", "error")
@@ -28,12 +29,7 @@ PROBLEM = ("fail", "error")
 
 def load_report(path: Path) -> dict[str, Any]:
     """A readiness JSON report, or a UsageError that says why not."""
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read report {path}: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is not a readiness JSON report: invalid JSON ({exc})") from None
+    report = read_json(path, "JSON report")
     if not isinstance(report, dict) or "summary" not in report or not isinstance(report.get("targets"), list):
         raise UsageError(f"{path} is not a readiness JSON report (write one with --reporter json:PATH)")
     if report.get("schema_version") != 1:

@@ -16,6 +16,7 @@ from typing import IO, Any
 from readiness import __version__
 from readiness.errors import UsageError
 from readiness.factschema import target_problem
+from readiness.util import read_json
 
 SCHEMA_VERSION = 1
 KIND = "readiness-facts"
@@ -91,12 +92,7 @@ def read_facts(path: Path) -> Iterator[TargetFacts]:
         header, entries = streamed
         yield from _checked(path, header, entries)
         return
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read facts file {path}: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is not a readiness facts file: invalid JSON ({exc})") from None
+    data = read_json(path, "facts file")
     yield from _checked(path, data, iter(data.get("targets") if isinstance(data, dict) else ()))
 
 

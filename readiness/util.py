@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -61,6 +62,14 @@ def read_text(path: Path, what: str) -> str:
         line = path.read_bytes()[:exc.start].count(b"\n") + 1
         raise UsageError(f"{path}:{line}: {what} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
                          f"at offset {exc.start})") from None
+
+
+def read_json(path: Path, what: str) -> Any:
+    """A JSON input file; unreadable, not UTF-8 or not JSON is a one-line UsageError naming what it should be."""
+    try:
+        return json.loads(read_text(path, what))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not a readiness {what}: invalid JSON ({exc})") from None
 
 
 def yaml_line(text: str, parts: Iterable[Any]) -> int:
