@@ -118,7 +118,7 @@ def test_2008r2_sp1_powershell_2() -> None:
     assert w["rdp_enabled"] is False and w["local_account_token_filter_policy"] is None
     assert facts["lan"] == {"management_server": "asr-cs01.contoso.local", "ports": [
         {"ok": True, "ms": 0.6, "error": None, "host": "asr-cs01.contoso.local", "port": 443},
-        {"ok": True, "ms": 0.6, "error": None, "host": "asr-cs01.contoso.local", "port": 9443}]}
+        {"ok": True, "ms": 0.6, "error": None, "host": "asr-cs01.contoso.local", "port": 9443}], "vcenter": None}
 
 
 def test_dynamic_os_disk_is_found_by_its_boot_partition() -> None:

@@ -248,3 +248,28 @@ def test_configuration_server_running_and_registered() -> None:
     status, message = verdict("RM225", ["management-server"], cs(running, False))
     assert status == "fail" and "not registered" in message
     assert verdict("RM225", ["management-server"])[0] == "not-applicable"
+
+
+# ---------------------------------------------------------------- VC-NET-001 from a Windows management server
+
+
+def test_the_windows_probe_measures_vcenter_443_and_the_rule_reads_it() -> None:
+    """--vcenter reaches the probe as data, and its answer becomes lan.vcenter, which RN050 judges (V:348)."""
+    import json
+
+    from readiness.checks.windows.collector import probe_input
+    from readiness.settings import ScanSettings
+
+    assert "vcenter\tvc01.contoso.local" in probe_input(ScanSettings(vcenter="vc01.contoso.local"), True).splitlines()
+    lines = FIXTURE.read_text(encoding="ascii").splitlines()
+    at = lines.index("==section net ok") + 1
+    for ok, expected in ((True, "pass"), (False, "fail")):
+        net = json.loads(lines[at])
+        net["vcenter"] = {"ok": ok, "ms": 1.5, "error": None if ok else "timed out", "host": "vc01", "port": 443}
+        text = "\n".join([*lines[:at], json.dumps(net, separators=(",", ":")), *lines[at + 1:]]) + "\n"
+        facts, gaps = parse_probe(text)
+        assert facts["lan"]["vcenter"]["host"] == "vc01" and not gaps.get("lan.vcenter")
+        target = TargetFacts(uri="winrm://cs01", name="cs01", scheme="winrm", roles=["management-server"],
+                             facts=facts, gaps=gaps)
+        finding = next(f for f in judge_target(target, list(default_rules())) if f.rule_id == "RN050")
+        assert finding.status == expected, finding.message

@@ -340,6 +340,7 @@ def connectivity(p: _Parse) -> dict[str, Any]:
             "outbound_ports": net.get("outbound_ports") or [],
             "clock": _clock(endpoints, net.get("time")),
         },
-        "lan": {"management_server": net.get("management_server") or None, "ports": net.get("lan") or []},
+        "lan": {"management_server": net.get("management_server") or None, "ports": net.get("lan") or [],
+                "vcenter": net.get("vcenter") or None},
         "tls_protocols": net.get("tls_protocols"),
     }

@@ -39,6 +39,8 @@ def probe_input(settings: ScanSettings, network: bool) -> str:
         lines.append(["proxy", net.proxy])
     if settings.management_server:
         lines.append(["management_server", settings.management_server])
+    if settings.vcenter:  # VC-NET-001: the management server reaches vCenter/ESXi on 443
+        lines.append(["vcenter", settings.vcenter])
     return "\n".join("\t".join(_field(v) for v in line) for line in lines) + "\n"
 
 

@@ -760,10 +760,15 @@ if ($Cfg['network'] -eq '1') {
                 [void]$lan.Add($check)
             }
         }
+        $vcenter = $null
+        if ($Cfg['vcenter']) {
+            $vcenter = Test-Tcp $Cfg['vcenter'] 443 $timeout
+            $vcenter['host'] = $Cfg['vcenter']; $vcenter['port'] = 443
+        }
         $time = $null
         if ($Cfg['time_url']) { $time = Test-Endpoint @{ id = 'time'; requirement = 'MS-TIME-001'; pattern = ''; url = $Cfg['time_url'] } $proxyMode $timeout }
         @{ proxy_mode = $proxyMode; tls_protocols = $tls; endpoints = $endpoints.ToArray(); outbound_ports = $ports.ToArray()
-           management_server = $Cfg['management_server']; lan = $lan.ToArray(); time = $time }
+           management_server = $Cfg['management_server']; lan = $lan.ToArray(); vcenter = $vcenter; time = $time }
     }
 }
 

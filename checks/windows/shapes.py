@@ -161,5 +161,5 @@ SHAPES: dict[str, Any] = {
     "asr": {"agent": _PRODUCT, "agent_config": DictOf(str), "agent_config_error": str, "config_server": _PRODUCT,
             "provider_registration_values": int},
     "net": {"proxy_mode": str, "tls_protocols": str, "endpoints": [_ENDPOINT], "outbound_ports": [_CHECK],
-            "management_server": str, "lan": [_CHECK], "time": _ENDPOINT},
+            "management_server": str, "lan": [_CHECK], "vcenter": _CHECK, "time": _ENDPOINT},
 }
