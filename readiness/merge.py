@@ -162,20 +162,57 @@ def _match(views: list[View], pairs: list[tuple[str, str, str]]) -> _Groups:
     return groups
 
 
+@dataclass
+class Machines:
+    """Which views are one machine: for each view, its group's root; for each root, its views' indexes."""
+
+    groups: _Groups
+    members: dict[int, list[int]]
+
+    def root(self, index: int) -> int:
+        return self.groups.find(index)
+
+    def size(self, index: int) -> int:
+        return len(self.members[self.root(index)])
+
+    def merged(self, group: list[View]) -> TargetFacts:
+        """The one target a complete group of views makes (a lone view is its own target)."""
+        if len(group) == 1:
+            return group[0].target
+        return _merge(group, self.groups.how.get(self.root(group[0].index), []))
+
+
+def machines(views: list[View], pairs: Iterable[tuple[str, str, str]] = ()) -> Machines:
+    """Group the views into machines (by UUID, URI, host name and address, and discovery pairs)."""
+    groups = _match(views, list(pairs))
+    members: dict[int, list[int]] = {}
+    for view in views:
+        members.setdefault(groups.find(view.index), []).append(view.index)
+    return Machines(groups, members)
+
+
+def identity_facts(target: TargetFacts) -> TargetFacts:
+    """The target with only the facts `identify` reads, so matching a large estate holds a few hundred bytes per
+    machine instead of its facts (readiness evaluate's first pass)."""
+    facts = target.facts or {}
+    vm, host = facts.get("vm") or {}, facts.get("host") or {}
+    return TargetFacts(
+        uri=target.uri, name=target.name, scheme=target.scheme, collected_at=target.collected_at,
+        facts={"vm": {k: vm.get(k) for k in ("uuid", "guest_hostname", "ip_addresses")},
+               "host": {k: host.get(k) for k in ("hostname", "product_uuid")},
+               "network": {"ipv4_addresses": (facts.get("network") or {}).get("ipv4_addresses")},
+               "windows": {"netbios_name": (facts.get("windows") or {}).get("netbios_name")}})
+
+
 def merge_targets(targets: Iterable[TargetFacts], pairs: Iterable[tuple[str, str, str]] = ()) -> list[TargetFacts]:
     """Every target once: views of one machine merged, the rest unchanged and in their order.
 
     `pairs` are (VM URI, guest URI, how) a guest scan made from vCenter discovery (readiness/guests.py).
     """
     views = [identify(i, t) for i, t in enumerate(targets)]
-    groups = _match(views, list(pairs))
-    members: dict[int, list[View]] = {}
-    for view in views:
-        members.setdefault(groups.find(view.index), []).append(view)
-    result = []
-    for root, group in sorted(members.items(), key=lambda item: item[1][0].index):
-        result.append(group[0].target if len(group) == 1 else _merge(group, groups.how.get(root, [])))
-    return result
+    found = machines(views, pairs)
+    return [found.merged([views[i] for i in indexes])
+            for indexes in sorted(found.members.values(), key=lambda indexes: indexes[0])]
 
 
 def merge_stream(facts: Iterable[TargetFacts], schemes: set[str]) -> Iterator[TargetFacts]:

@@ -40,7 +40,6 @@ AGGREGATE_COUNTERS = {
 }
 #: vCenter refuses a historical query over more entity x counter pairs (config.vpxd.stats.maxQueryMetrics).
 MAX_QUERY_METRICS = 64
-DEFAULT_WINDOW_DAYS = 7.0
 
 
 def percentile(values: list[float], share: float) -> float | None:
